@@ -1,0 +1,229 @@
+"""Linear algebra shared by the whole engine.
+
+* :class:`SPD` -- a symmetric positive definite matrix factorized *once* by ``eigh``; powers,
+  solves and the log-determinant all come from that one factorization (the pattern of SciPy's
+  ``_PSD``), with one shared cutoff for "numerically singular".
+* :func:`flip_signs` -- deterministic signs for singular vectors, so figures and tests repeat.
+* :func:`low_rank` -- the rank-r SVD truncation written :math:`M_r` in the paper (Section 1.5).
+* :func:`h` -- the map of Definition 5.5 that gives the joint-loss minimizer (Theorem 5.6).
+"""
+
+from functools import cached_property
+
+import numpy as np
+import scipy.linalg
+
+from ._checks import finite_array, integer, square_matrix
+from .errors import CovarianceError
+
+#: Eigenvalues below ``SPD_CUTOFF_FACTOR * eps * max|lambda|`` count as zero. This is SciPy's
+#: default for float64 in ``scipy.stats._multivariate._PSD``: it accepts condition numbers up to
+#: about 4.5e9 and rejects matrices whose smallest eigenvalue is lost in rounding.
+SPD_CUTOFF_FACTOR = 1e6
+
+#: A matrix counts as symmetric when ``max|M - M^T| <= SYMMETRY_RTOL * max|M|``. Covariances
+#: assembled in floating point (sums taken in different orders) differ from their transpose by a
+#: few ulps; anything beyond 1e-8 relative is a real asymmetry (a wrong block, a typo).
+SYMMETRY_RTOL = 1e-8
+
+
+def spd_cutoff(eigenvalues):
+    """The shared threshold under which an eigenvalue is treated as zero."""
+    return SPD_CUTOFF_FACTOR * np.finfo(np.float64).eps * np.max(np.abs(eigenvalues))
+
+
+def symmetric_matrix(value, name):
+    """Check that ``value`` is a finite symmetric matrix and return its symmetric part."""
+    matrix = square_matrix(value, name)
+    scale = np.max(np.abs(matrix))
+    asymmetry = np.max(np.abs(matrix - matrix.T))
+    if asymmetry > SYMMETRY_RTOL * scale:
+        i, j = np.unravel_index(np.argmax(np.abs(matrix - matrix.T)), matrix.shape)
+        raise CovarianceError(
+            f"`{name}` must be symmetric; got entries [{i}, {j}] = {matrix[i, j]:.6g} and "
+            f"[{j}, {i}] = {matrix[j, i]:.6g} (relative asymmetry {asymmetry / scale:.2e} > "
+            f"{SYMMETRY_RTOL:g}). Pass (M + M.T) / 2 if the difference is rounding."
+        )
+    return 0.5 * (matrix + matrix.T)
+
+
+class SPD:
+    """A symmetric positive definite matrix with its eigendecomposition.
+
+    Parameters
+    ----------
+    matrix : (n, n) array_like
+        Symmetric positive definite matrix (a covariance or a precision).
+    name : str
+        Name used in error messages.
+
+    Raises
+    ------
+    CovarianceError
+        If ``matrix`` is not symmetric, or is indefinite or numerically singular.
+
+    Notes
+    -----
+    With :math:`M = Q \\operatorname{diag}(\\lambda) Q^\\top` every function of :math:`M` is
+    :math:`Q f(\\lambda) Q^\\top`; the factorization is computed once and reused.
+
+    Examples
+    --------
+    >>> s = SPD([[4.0, 0.0], [0.0, 9.0]])
+    >>> s.power(0.5)
+    array([[2., 0.],
+           [0., 3.]])
+    >>> bool(np.isclose(s.logdet, np.log(36.0)))
+    True
+    """
+
+    def __init__(self, matrix, name="matrix"):
+        matrix = symmetric_matrix(matrix, name)
+        eigvals, eigvecs = scipy.linalg.eigh(matrix, check_finite=False)
+        cutoff = spd_cutoff(eigvals)
+        smallest = eigvals[0]
+        if smallest <= cutoff:
+            kind = "indefinite" if smallest < -cutoff else "singular (to working precision)"
+            raise CovarianceError(
+                f"`{name}` must be positive definite; got a {kind} matrix with smallest "
+                f"eigenvalue {smallest:.3e} and largest {eigvals[-1]:.3e} (cutoff {cutoff:.1e}). "
+                "Check the blocks, or add a small multiple of the identity."
+            )
+        self.matrix = matrix
+        self.eigvals = eigvals
+        self.eigvecs = eigvecs
+
+    @classmethod
+    def from_eigh(cls, matrix, eigvals, eigvecs):
+        """Build from a trusted, already computed eigendecomposition (no checks)."""
+        self = cls.__new__(cls)
+        self.matrix, self.eigvals, self.eigvecs = matrix, eigvals, eigvecs
+        return self
+
+    @property
+    def dim(self):
+        return self.matrix.shape[0]
+
+    @cached_property
+    def logdet(self):
+        """:math:`\\log|M|`."""
+        return float(np.sum(np.log(self.eigvals)))
+
+    @property
+    def condition_number(self):
+        return float(self.eigvals[-1] / self.eigvals[0])
+
+    def power(self, p):
+        """:math:`M^p` for real ``p`` (symmetric square roots for ``p = +-1/2``)."""
+        q = self.eigvecs
+        return (q * self.eigvals**p) @ q.T
+
+    @cached_property
+    def sqrt(self):
+        """Symmetric square root :math:`M^{1/2}`."""
+        return self.power(0.5)
+
+    @cached_property
+    def inv_sqrt(self):
+        """:math:`M^{-1/2}`."""
+        return self.power(-0.5)
+
+    @cached_property
+    def inverse(self):
+        """:math:`M^{-1}` from the eigendecomposition (never ``np.linalg.inv``)."""
+        return self.power(-1.0)
+
+    def inverted(self):
+        """The factorization of :math:`M^{-1}` (same eigenvectors, reciprocal eigenvalues)."""
+        return SPD.from_eigh(self.inverse, 1.0 / self.eigvals[::-1], self.eigvecs[:, ::-1])
+
+    def solve(self, rhs):
+        """:math:`M^{-1} b` for ``rhs`` of shape (n,) or (n, k)."""
+        q = self.eigvecs
+        coeffs = q.T @ rhs
+        coeffs = coeffs / (self.eigvals if coeffs.ndim == 1 else self.eigvals[:, None])
+        return q @ coeffs
+
+    def quad(self, x):
+        """:math:`x^\\top M^{-1} x` for each row of ``x`` (shape (..., n)) -> (...)."""
+        y = np.asarray(x) @ self.eigvecs
+        return np.sum(y * y / self.eigvals, axis=-1)
+
+
+def column_signs(matrix):
+    """Signs (+-1) that make the largest-magnitude entry of each column of ``matrix`` positive."""
+    matrix = np.asarray(matrix)
+    idx = np.argmax(np.abs(matrix), axis=0)
+    signs = np.sign(matrix[idx, np.arange(matrix.shape[1])])
+    signs[signs == 0] = 1.0
+    return signs
+
+
+def flip_signs(left, right=None):
+    """Deterministic signs for paired singular (or eigen) vectors.
+
+    Each column of ``left`` is flipped so that its entry of largest absolute value is positive;
+    the same columns of ``right`` are flipped with it, so ``left @ diag(s) @ right.T`` is
+    unchanged (scikit-learn's ``svd_flip`` convention).
+
+    Parameters
+    ----------
+    left : (m, k) array
+    right : (n, k) array, optional
+
+    Returns
+    -------
+    left, right : arrays with flipped columns (new arrays); only ``left`` if ``right`` is None.
+    """
+    signs = column_signs(left)
+    left = np.asarray(left, dtype=np.float64) * signs
+    if right is None:
+        return left
+    return left, np.asarray(right, dtype=np.float64) * signs
+
+
+def low_rank(matrix, rank):
+    """The best rank-``rank`` approximation in the Frobenius norm, :math:`M_r` (Section 1.5).
+
+    Parameters
+    ----------
+    matrix : (m, n) array_like
+    rank : int, ``0 <= rank <= min(m, n)``
+
+    Examples
+    --------
+    >>> low_rank(np.diag([3.0, 2.0, 1.0]), 2)
+    array([[3., 0., 0.],
+           [0., 2., 0.],
+           [0., 0., 0.]])
+    """
+    matrix = finite_array(matrix, "matrix", ndim=2)
+    rank = integer(rank, "rank", 0, min(matrix.shape))
+    u, s, vt = scipy.linalg.svd(matrix, full_matrices=False, check_finite=False)
+    u, v = flip_signs(u, vt.T)
+    return (u[:, :rank] * s[:rank]) @ v[:, :rank].T
+
+
+def h(sigma):
+    """The map :math:`h(\\sigma) = \\sigma^{-1}(\\tfrac12\\sqrt{1+4\\sigma^2} - \\tfrac12)`
+    of Definition 5.5.
+
+    :math:`D = h(\\sigma)` is the positive root of :math:`D^2\\sigma + D - \\sigma = 0`, the
+    stationarity condition of the per-pair joint loss (proof of Theorem 5.6). It is evaluated
+    in the cancellation-free form :math:`2\\sigma / (1 + \\sqrt{1 + 4\\sigma^2})`, which also
+    extends it continuously to :math:`h(0) = 0`.
+
+    Parameters
+    ----------
+    sigma : array_like
+        Canonical correlations in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> bool(np.isclose(h(1.0), (5**0.5 - 1) / 2))
+    True
+    >>> float(h(0.0))
+    0.0
+    """
+    sigma = np.asarray(sigma, dtype=np.float64)
+    return 2.0 * sigma / (1.0 + np.sqrt(1.0 + 4.0 * sigma * sigma))
