@@ -1,0 +1,44 @@
+"""Fully connected network with ReLU hidden layers (e.g. 784-256-128-10)."""
+
+import itertools
+
+import autograd.numpy as anp
+import numpy as np
+
+from .._checks import generator
+from ..errors import ShapeError
+from .ops import dense
+
+
+def init(rng, sizes, *, dtype=np.float32):
+    r"""A list of layers ``{"W": (n_in, n_out), "b": (n_out,)}`` for ``sizes`` =
+    (n_0, ..., n_L).
+
+    Weights are He-normal, :math:`N(0, 2/n_{in})`, suited to ReLU; biases start at zero.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> params = init(np.random.default_rng(0), (4, 8, 3))
+    >>> apply(params, np.ones((2, 4), dtype=np.float32)).shape
+    (2, 3)
+    """
+    rng = generator(rng)
+    sizes = tuple(int(s) for s in sizes)
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise ShapeError(f"`sizes` must list at least two positive layer widths; got {sizes}.")
+    return [
+        {
+            "W": (np.sqrt(2.0 / n_in) * rng.standard_normal((n_in, n_out))).astype(dtype),
+            "b": np.zeros(n_out, dtype=dtype),
+        }
+        for n_in, n_out in itertools.pairwise(sizes)
+    ]
+
+
+def apply(params, x):
+    """The network on a batch ``x`` (N, n_0) (trailing axes are flattened); returns (N, n_L)."""
+    x = anp.reshape(x, (np.shape(x)[0], -1)) if np.ndim(x) != 2 else x
+    for layer in params[:-1]:
+        x = dense(x, layer["W"], layer["b"], relu=True)
+    return dense(x, params[-1]["W"], params[-1]["b"])
