@@ -40,6 +40,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defvjp, primitive
 from autograd.scipy.special import logsumexp
+from autograd.tracer import getval, isbox
 
 from . import similarity as sim
 from ._checks import choice, weights_pair
@@ -65,39 +66,73 @@ def _lse(x, axis):
     return top + np.log(np.sum(np.exp(x - top), axis=axis, keepdims=True))
 
 
-# --- L_cond: a primitive with a hand-written VJP --------------------------------------------
-# L = lam_u/2 * mean_i[lse_col_i - log N - S_ii] + lam_v/2 * mean_i[lse_row_i - log N - S_ii];
-# dL/dS = lam_u/(2N) (P_col - I) + lam_v/(2N) (P_row - I), with P_col, P_row the two softmaxes.
+# --- L_cond: value and gradient from one exponential ----------------------------------------
 @primitive
-def _cond_kernel(S, lam_u, lam_v):
+def _with_gradient(x, value, gradient):
+    """``value``, recorded by autograd as a function of ``x`` whose gradient is ``gradient``
+    (both computed beforehand from the unboxed ``x``)."""
+    return value
+
+
+def _with_gradient_vjp(ans, x, value, gradient):
+    # the loss is usually the end of the graph (g = 1): skip a full pass over `gradient`
+    return lambda g: gradient if np.ndim(g) == 0 and g == 1 else g * gradient
+
+
+defvjp(_with_gradient, _with_gradient_vjp)
+
+
+def _cond_value_and_gradient(S, lam_u, lam_v, need_gradient):
+    r"""Value of :func:`cond_loss` and, optionally, :math:`\partial L/\partial S`.
+
+    With column and row log-sum-exps :math:`c_i = \log\sum_j e^{S_{ji}}`,
+    :math:`r_i = \log\sum_j e^{S_{ij}}`:
+
+    .. math:: L = \tfrac{\lambda_u}{2}\mathrm{mean}_i(c_i - S_{ii}) +
+              \tfrac{\lambda_v}{2}\mathrm{mean}_i(r_i - S_{ii}) - \tfrac{\lambda_u+\lambda_v}2
+              \log N,\qquad
+              \frac{\partial L}{\partial S} = \frac{\lambda_u}{2N}(P^{col} - I)
+              + \frac{\lambda_v}{2N}(P^{row} - I).
+
+    One exponential :math:`E = e^{S - \max S}` serves both softmaxes. It is exact unless some
+    row or column lies so far below the global maximum that its largest term would leave the
+    normal range of the dtype; then each axis gets its own shift (two exponentials).
+    """
     n = S.shape[0]
     diag = np.diagonal(S)
+    top = S.max()
+    col_top, row_top = S.max(axis=0), S.max(axis=1)
+    # ln of the smallest normal number, with a margin: below it exp(x - top) loses digits
+    floor = 0.9 * float(np.log(np.finfo(S.dtype).tiny))
+    if min(col_top.min(), row_top.min()) - top > floor:
+        E = S - top
+        np.exp(E, out=E)
+        col_sum, row_sum = E.sum(axis=0), E.sum(axis=1)
+        col_lse, row_lse = top + np.log(col_sum), top + np.log(row_sum)
+    else:
+        col_lse, row_lse = _lse(S, 0)[0], _lse(S, 1)[:, 0]
+        E = col_sum = row_sum = None
     log_n = float(np.log(n))  # a Python float keeps float32 inputs in float32
     value = 0.0
     if lam_u:
-        value = value + 0.5 * lam_u * np.mean(_lse(S, 0)[0] - log_n - diag)
+        value += 0.5 * lam_u * float(np.mean(col_lse - diag) - log_n)
     if lam_v:
-        value = value + 0.5 * lam_v * np.mean(_lse(S, 1)[:, 0] - log_n - diag)
-    return np.asarray(value, dtype=S.dtype)
-
-
-def _cond_kernel_vjp(ans, S, lam_u, lam_v):
-    n = S.shape[0]
-
-    def vjp(g):
-        grad = np.zeros_like(S)
-        if lam_u:
-            grad += (0.5 * lam_u / n) * np.exp(S - _lse(S, 0))
+        value += 0.5 * lam_v * float(np.mean(row_lse - diag) - log_n)
+    if not need_gradient:
+        return np.asarray(value, dtype=S.dtype), None
+    cu, cv = 0.5 * lam_u / n, 0.5 * lam_v / n
+    if E is None:  # separate shifts: P_col = exp(S - c), P_row = exp(S - r)
+        grad = cu * np.exp(S - col_lse) if lam_u else np.zeros_like(S)
         if lam_v:
-            grad += (0.5 * lam_v / n) * np.exp(S - _lse(S, 1))
-        idx = np.arange(n)
-        grad[idx, idx] -= 0.5 * (lam_u + lam_v) / n
-        return g * grad
-
-    return vjp
-
-
-defvjp(_cond_kernel, _cond_kernel_vjp)
+            grad += cv * np.exp(S - row_lse[:, None])
+    else:  # P_col = E / col_sum, P_row = E / row_sum
+        grad = E * (cu / col_sum) if lam_u else np.zeros_like(S)
+        if lam_v:
+            E *= (cv / row_sum)[:, None]
+            grad += E
+    idx = np.arange(n)
+    grad[idx, idx] -= 0.5 * (lam_u + lam_v) / n
+    return np.asarray(value, dtype=S.dtype), grad
 
 
 def cond_loss(S, weights=(1.0, 1.0)):
@@ -133,7 +168,9 @@ def cond_loss(S, weights=(1.0, 1.0)):
     """
     _check_square(S)
     lam_u, lam_v = weights_pair(weights)
-    return _cond_kernel(S, lam_u, lam_v)
+    traced = isbox(S)
+    value, gradient = _cond_value_and_gradient(getval(S), lam_u, lam_v, traced)
+    return _with_gradient(S, value, gradient) if traced else value
 
 
 def clip_loss(S):

@@ -24,6 +24,13 @@ NORM_FLOOR = 1e-12
 KINDS = ("cosine", "inner", "neg_half_sq_distance")
 
 
+def _scaled(s, temperature):
+    """``s / temperature``, skipping the pass over ``s`` when the temperature is 1."""
+    if isinstance(temperature, int | float) and temperature == 1:
+        return s
+    return s / temperature
+
+
 def _check_pair(z_u, z_v):
     if anp.ndim(z_u) != 2 or anp.ndim(z_v) != 2 or anp.shape(z_u)[1] != anp.shape(z_v)[1]:
         raise ShapeError(
@@ -61,7 +68,7 @@ def inner(z_u, z_v, temperature=1.0):
     array([[11.,  2.]])
     """
     _check_pair(z_u, z_v)
-    return anp.dot(z_u, z_v.T) / temperature
+    return _scaled(anp.dot(z_u, z_v.T), temperature)
 
 
 def cosine(z_u, z_v, temperature=1.0):
@@ -74,7 +81,7 @@ def cosine(z_u, z_v, temperature=1.0):
     array([[0.        , 1.41421356]])
     """
     _check_pair(z_u, z_v)
-    return anp.dot(normalize(z_u), normalize(z_v).T) / temperature
+    return _scaled(anp.dot(normalize(z_u), normalize(z_v).T), temperature)
 
 
 def neg_half_sq_distance(z_u, z_v, temperature=1.0):
@@ -93,7 +100,7 @@ def neg_half_sq_distance(z_u, z_v, temperature=1.0):
     half_u = 0.5 * anp.sum(z_u * z_u, axis=1)
     half_v = 0.5 * anp.sum(z_v * z_v, axis=1)
     s = anp.dot(z_u, z_v.T) - half_u[:, None] - half_v[None, :]
-    return anp.minimum(s, 0.0) / temperature
+    return _scaled(anp.minimum(s, 0.0), temperature)
 
 
 _MATRIX = {"cosine": cosine, "inner": inner, "neg_half_sq_distance": neg_half_sq_distance}

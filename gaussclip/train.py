@@ -458,6 +458,7 @@ def fit_linear_encoders(
     progress=None,
     checkpoint=None,
     resume=False,
+    dtype=np.float32,
 ):
     r"""Train linear encoders :math:`g_u = G(u - m_u)`, :math:`g_v = H(v - m_v)` on samples.
 
@@ -510,6 +511,9 @@ def fit_linear_encoders(
         )
     u = finite_array(u, "u", ndim=2)
     v = finite_array(v, "v", ndim=2)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise OptionError(f"`dtype` must be float32 or float64; got {dtype}.")
     if len(u) != len(v):
         raise ShapeError(f"`u` and `v` must have the same number of rows; got {len(u)}, {len(v)}.")
     n_e = integer(n_e, "n_e", 1, 10**6)
@@ -521,13 +525,13 @@ def fit_linear_encoders(
         schedule=schedule,
         progress=progress,
     )
-    mean_u, mean_v = u.mean(axis=0), v.mean(axis=0)
+    mean_u, mean_v = u.mean(axis=0), v.mean(axis=0)  # float64 means, then cast
     init_rng = np.random.default_rng([seed, 1])
     params = {
         "u": linear.init(init_rng, u.shape[1], n_e, scale=init_scale / np.sqrt(u.shape[1]),
-                         dtype=np.float64),
+                         dtype=dtype),
         "v": linear.init(init_rng, v.shape[1], n_e, scale=init_scale / np.sqrt(v.shape[1]),
-                         dtype=np.float64),
+                         dtype=dtype),
     }  # fmt: skip
     objective = losses.contrastive_objective(
         linear.apply,
@@ -540,14 +544,14 @@ def fit_linear_encoders(
     result = fit(
         objective,
         params,
-        (u - mean_u, v - mean_v),
+        ((u - mean_u).astype(dtype), (v - mean_v).astype(dtype)),
         config,
         checkpoint=checkpoint,
         resume=resume,
     )
     return LinearEncoders(
-        G=result.params["u"]["W"],
-        H=result.params["v"]["W"],
+        G=result.params["u"]["W"].astype(np.float64),
+        H=result.params["v"]["W"].astype(np.float64),
         mean_u=mean_u,
         mean_v=mean_v,
         history=result.history,
