@@ -235,9 +235,32 @@ def joint_loss_matrix(S, negatives="off-diagonal"):
     idx = np.arange(n)
     if negatives == "rolled":
         return joint_loss(S[idx, idx], S[idx, (idx + 1) % n])
-    masked = anp.where(np.eye(n, dtype=bool), -np.inf, S)
-    log_mean_neg = logsumexp(masked) - float(np.log(n * (n - 1)))
-    return -anp.mean(S[idx, idx]) + log_mean_neg
+    traced = isbox(S)
+    value, gradient = _joint_value_and_gradient(getval(S), traced)
+    return _with_gradient(S, value, gradient) if traced else value
+
+
+def _joint_value_and_gradient(S, need_gradient):
+    r"""Value of the off-diagonal joint loss and :math:`\partial L/\partial S`.
+
+    .. math:: L = -\mathrm{mean}_i S_{ii} + \log\frac{1}{N(N-1)}\sum_{i\ne j}e^{S_{ij}},
+              \qquad \frac{\partial L}{\partial S_{ij}} = \frac{e^{S_{ij}}}
+              {\sum_{k\ne l}e^{S_{kl}}}[i\ne j] - \frac{[i=j]}{N}.
+    """
+    n = S.shape[0]
+    idx = np.arange(n)
+    off = S.copy()
+    off[idx, idx] = -np.inf
+    top = off.max()
+    off -= top
+    np.exp(off, out=off)  # the diagonal becomes exactly 0
+    total = off.sum()
+    value = float(-np.mean(S[idx, idx]) + top + np.log(total) - np.log(n * (n - 1)))
+    if not need_gradient:
+        return np.asarray(value, dtype=S.dtype), None
+    off *= 1.0 / float(total)
+    off[idx, idx] = -1.0 / n
+    return np.asarray(value, dtype=S.dtype), off
 
 
 # --- MMD ------------------------------------------------------------------------------------
@@ -320,7 +343,7 @@ def cond_mmd_loss(S, gram_u, gram_v, weights=(1.0, 1.0)):
     if lam_u:
         W = _softmax(S, 0)  # W[j, i] = weight of u^j in nu^N_{u|v^i}
         KW = anp.dot(gram_u, W)
-        mmd = np.mean(np.diagonal(gram_u)) - 2.0 * anp.mean(anp.diagonal(KW))
+        mmd = np.mean(np.diagonal(gram_u)) - 2.0 * anp.sum(gram_u * W) / n  # (KW)_ii, K symmetric
         value = value + 0.5 * lam_u * (mmd + anp.sum(W * KW) / n)
     if lam_v:
         V = _softmax(S, 1)  # V[i, j] = weight of v^j in nu^N_{v|u^i}
