@@ -64,7 +64,7 @@ def test_other_loss_gradients():
     S = rng.standard_normal((6, 6))
     gram_u = losses.gaussian_kernel(1.0)(rng.standard_normal((6, 2)), rng.standard_normal((6, 2)))
     gram_u = gram_u @ gram_u.T  # symmetric PSD
-    gram_v = np.exp(-np.subtract.outer(np.arange(6.0), np.arange(6.0)) ** 2)
+    gram_v = np.exp(-(np.subtract.outer(np.arange(6.0), np.arange(6.0)) ** 2))
     for f in (
         losses.clip_loss,
         losses.joint_loss_matrix,
@@ -75,9 +75,7 @@ def test_other_loss_gradients():
         check_grads(f, modes=["rev"], order=1)(S)
     z, G, F = rng.standard_normal((8, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
     y = rng.integers(0, 4, 8)
-    check_grads(
-        lambda G, F: losses.fine_tuning_loss(z, y, G, F, 0.5), modes=["rev"], order=1
-    )(G, F)
+    check_grads(lambda G, F: losses.fine_tuning_loss(z, y, G, F, 0.5), modes=["rev"], order=1)(G, F)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -228,9 +226,7 @@ def test_contrastive_objective_with_fixed_one_hot_targets():
     def encode(p, x):
         return anp.dot(x, p)
 
-    objective = losses.contrastive_objective(
-        encode, None, similarity="inner", weights=(0.0, 2.0)
-    )
+    objective = losses.contrastive_objective(encode, None, similarity="inner", weights=(0.0, 2.0))
     W = rng.standard_normal((5, 3))
     assert np.isclose(objective({"u": W}, x, y), losses.cond_loss(x @ W @ y.T, (0.0, 2.0)))
 

@@ -40,7 +40,9 @@ def test_max_pool_values_and_first_maximum_subgradient():
     out = ops.max_pool(x)
     for h in range(2):
         for w in range(3):
-            assert np.array_equal(out[:, h, w], x[:, 2 * h : 2 * h + 2, 2 * w : 2 * w + 2].max((1, 2)))
+            assert np.array_equal(
+                out[:, h, w], x[:, 2 * h : 2 * h + 2, 2 * w : 2 * w + 2].max((1, 2))
+            )
     rev(lambda x: anp.sum(anp.sin(ops.max_pool(x))))(x)
     # a window of ties sends its gradient to the first maximum only
     from autograd import grad

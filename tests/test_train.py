@@ -143,7 +143,7 @@ def test_infinite_gradient_is_caught():
     cfg = TrainConfig(epochs=1, batch_size=2, progress=False)
     with (
         np.errstate(divide="ignore", invalid="ignore"),  # autograd computes 0 * inf = NaN
-        pytest.raises(NonFiniteError, match="non-finite gradient.*epoch 1, step 1"),
+        pytest.raises(NonFiniteError, match=r"non-finite gradient.*epoch 1, step 1"),
     ):
         fit(objective, {"w": np.ones(2)}, (np.zeros((4, 1)),), cfg)
 
