@@ -18,16 +18,16 @@ def rev(f):
 @pytest.mark.parametrize("relu", [False, True])
 def test_conv2d_matches_direct_sum_and_gradient(pad, relu):
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 7, 6, 3))
-    W = rng.standard_normal((3, 3, 2, 4))
+    x = rng.standard_normal((3, 7, 6, 2))  # (C, H, W, B)
+    W = rng.standard_normal((4, 3, 3, 2))  # (O, C, kh, kw)
     b = rng.standard_normal(4)
     xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     Ho, Wo = 7 + 2 * pad - 2, 6 + 2 * pad - 1
-    direct = np.zeros((2, Ho, Wo, 4)) + b
+    direct = np.zeros((4, Ho, Wo, 2)) + b[:, None, None, None]
     for h in range(Ho):
         for w in range(Wo):
-            window = xp[:, h : h + 3, w : w + 2, :]  # (B, kh, kw, C)
-            direct[:, h, w, :] += np.einsum("nijc,cijo->no", window, W)
+            window = xp[:, h : h + 3, w : w + 2, :]  # (C, kh, kw, B)
+            direct[:, h, w, :] += np.einsum("cijn,ocij->on", window, W)
     if relu:
         direct = np.maximum(direct, 0)
     assert np.allclose(ops.conv2d(x, W, b, pad=pad, relu=relu), direct, atol=1e-12)
@@ -36,19 +36,20 @@ def test_conv2d_matches_direct_sum_and_gradient(pad, relu):
 
 def test_max_pool_values_and_first_maximum_subgradient():
     rng = np.random.default_rng(1)
-    x = rng.standard_normal((2, 4, 6, 3))
+    x = rng.standard_normal((3, 4, 6, 2))  # (C, H, W, B)
     out = ops.max_pool(x)
     for h in range(2):
         for w in range(3):
-            assert np.array_equal(
-                out[:, h, w], x[:, 2 * h : 2 * h + 2, 2 * w : 2 * w + 2].max((1, 2))
-            )
+            window = x[:, 2 * h : 2 * h + 2, 2 * w : 2 * w + 2, :]
+            assert np.array_equal(out[:, h, w], window.max(axis=(1, 2)))
     rev(lambda x: anp.sum(anp.sin(ops.max_pool(x))))(x)
     # a window of ties sends its gradient to the first maximum only
     from autograd import grad
 
     g = grad(lambda x: anp.sum(ops.max_pool(x)))(np.zeros((1, 2, 2, 1)))
     assert np.array_equal(g[0, :, :, 0], [[1.0, 0.0], [0.0, 0.0]])
+    g = grad(lambda x: anp.sum(ops.max_pool(x)))(np.array([[[[0.0], [1.0]], [[1.0], [0.0]]]]))
+    assert np.array_equal(g[0, :, :, 0], [[0.0, 1.0], [0.0, 0.0]])
 
 
 def test_dense_layer_norm_gelu_attention_gradients():
@@ -96,7 +97,7 @@ def test_lenet_gradient_shapes_and_dtype():
     x = rng.standard_normal((2, 28, 28))
     rev(lambda p: anp.sum(anp.sin(lenet.apply(p, x))))(p)
     p32 = lenet.init(rng)
-    out = lenet.apply(p32, x.astype(np.float32)[..., None])
+    out = lenet.apply(p32, x.astype(np.float32)[:, None])
     assert out.shape == (2, 10) and out.dtype == np.float32
     n_params = sum(a.size for layer in p.values() for a in layer.values())
     assert n_params == 61706  # LeNet-5 with 28x28 input (pad 2), 10 outputs

@@ -13,7 +13,8 @@ F5, F6, output         fully connected 400-120-84-n_out
 
 Padding 2 plays the role of the original's 32 x 32 input frame. Every layer but the last is
 followed by ReLU. Convolutions are im2col matrix products and pooling keeps the first
-maximum (:mod:`gaussclip.nn.ops`). Layout is channels-last.
+maximum (:mod:`gaussclip.nn.ops`). Inside, images are (channels, height, width, batch); the
+flattening before F5 takes (channel, row, column) order, as PyTorch's ``Flatten`` of NCHW.
 """
 
 import autograd.numpy as anp
@@ -28,7 +29,7 @@ _DENSE = (("fc1", 400, 120), ("fc2", 120, 84))
 
 
 def init(rng, n_out=10, *, dtype=np.float32):
-    """Parameters (a dict of conv kernels (C, 5, 5, O), dense weights (n_in, n_out), biases),
+    """Parameters (a dict of conv kernels (O, C, 5, 5), dense weights (n_in, n_out), biases),
     He-normal weights and zero biases.
 
     Examples
@@ -45,21 +46,22 @@ def init(rng, n_out=10, *, dtype=np.float32):
 
     params = {}
     for name, c_in, c_out in _CONVS:
-        params[name] = {"W": he((c_in, 5, 5, c_out), 25 * c_in), "b": np.zeros(c_out, dtype)}
+        params[name] = {"W": he((c_out, c_in, 5, 5), 25 * c_in), "b": np.zeros(c_out, dtype)}
     for name, n_in, n_hidden in (*_DENSE, ("out", 84, int(n_out))):
         params[name] = {"W": he((n_in, n_hidden), n_in), "b": np.zeros(n_hidden, dtype)}
     return params
 
 
 def apply(params, x):
-    """Logits (N, n_out) for images ``x`` of shape (N, 28, 28) or (N, 28, 28, 1)."""
-    if np.ndim(x) == 3:
-        x = anp.reshape(x, (*np.shape(x), 1))
-    if np.shape(x)[1:] != (28, 28, 1):
-        raise ShapeError(f"LeNet-5 takes images (N, 28, 28[, 1]); got shape {np.shape(x)}.")
+    """Logits (N, n_out) for images ``x`` of shape (N, 28, 28) or (N, 1, 28, 28)."""
+    if np.ndim(x) == 4 and np.shape(x)[1] == 1:
+        x = anp.reshape(x, (np.shape(x)[0], *np.shape(x)[2:]))
+    if np.shape(x)[1:] != (28, 28):
+        raise ShapeError(f"LeNet-5 takes images (N, 28, 28) or (N, 1, 28, 28); got {np.shape(x)}.")
+    x = anp.reshape(anp.transpose(x, (1, 2, 0)), (1, 28, 28, np.shape(x)[0]))  # (C, H, W, N)
     h = max_pool(conv2d(x, params["conv1"]["W"], params["conv1"]["b"], pad=2, relu=True))
     h = max_pool(conv2d(h, params["conv2"]["W"], params["conv2"]["b"], relu=True))
-    h = anp.reshape(h, (np.shape(h)[0], 400))
+    h = anp.transpose(anp.reshape(h, (400, np.shape(h)[-1])))  # (N, 400)
     for name, _, _ in _DENSE:
         h = dense(h, params[name]["W"], params[name]["b"], relu=True)
     return dense(h, params["out"]["W"], params["out"]["b"])

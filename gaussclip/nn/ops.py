@@ -8,8 +8,9 @@ inputs with plain NumPy and hands it to the primitive as an extra argument, whic
 treats as a constant, so the VJP can use it without recomputing it. Every rule is checked
 against finite differences in ``tests/test_nn.py``.
 
-Shapes use the channels-last layout (batch, height, width, channels) for images and
-(batch, tokens, features) for sequences. All functions keep the dtype of their inputs.
+Images are stored channels first and batch last, (channels, height, width, batch), the
+layout that makes im2col rows long contiguous copies (see :func:`conv2d`); sequences are
+(batch, tokens, features). All functions keep the dtype of their inputs.
 """
 
 import numpy as np
@@ -84,48 +85,57 @@ defvjp(relu, lambda ans, x: lambda g: g * (ans > 0))
 
 
 # --- convolution via im2col -----------------------------------------------------------------
+# Images are stored channels first and batch last, (C, H, W, B): then each row of the im2col
+# matrix, one (channel, kernel offset) pair, is a copy of a shifted (Ho, Wo, B) block made of
+# contiguous runs of Wo * B numbers, the convolution is one long product
+# (O, C kh kw) @ (C kh kw, Ho Wo B) whose result is already the next layer's (O, Ho, Wo, B)
+# input, and the scatter-add of the backward pass runs over the same long runs.
 def _im2col(x, kh, kw, pad):
-    """Columns (B*Ho*Wo, C*kh*kw) of a channels-last image batch (a copy of a strided view)."""
+    """Rows (C*kh*kw, Ho*Wo*B) of a (C, H, W, B) batch, one row per channel and offset."""
     if pad:
         x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    windows = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))
-    B, Ho, Wo = windows.shape[:3]
-    return windows.reshape(B * Ho * Wo, -1), (B, Ho, Wo)
+    C, H, W, B = x.shape
+    Ho, Wo = H - kh + 1, W - kw + 1
+    cols = np.empty((C, kh, kw, Ho, Wo, B), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            cols[:, i, j] = x[:, i : i + Ho, j : j + Wo, :]
+    return cols.reshape(C * kh * kw, Ho * Wo * B), (Ho, Wo, B)
 
 
 @primitive
 def _conv(x, W, b, cols, out_shape, pad, relu):
-    y = cols @ W.reshape(-1, W.shape[-1])
-    y += b
+    y = W.reshape(W.shape[0], -1) @ cols
+    y += b[:, None]
     if relu:
         np.maximum(y, 0, out=y)
-    return y.reshape((*out_shape, W.shape[-1]))
+    return y.reshape((W.shape[0], *out_shape))
 
 
 def _conv_vjps(argnums, ans, args, kwargs):
     x, W, _b, cols, out_shape, pad, relu = args
-    C, kh, kw, n_out = W.shape
-    B, Ho, Wo = out_shape
+    n_out, C, kh, kw = W.shape
+    Ho, Wo, B = out_shape
 
     def vjp(g):
-        g2 = g.reshape(-1, n_out)
+        g2 = g.reshape(n_out, -1)
         if relu:
-            g2 = g2 * (ans.reshape(-1, n_out) > 0)
+            g2 = g2 * (ans.reshape(n_out, -1) > 0)
         out = []
         for argnum in argnums:
             if argnum == 0:
-                # col2im: scatter-add each kernel offset back onto the padded input
-                dcols = (g2 @ W.reshape(-1, n_out).T).reshape(B, Ho, Wo, C, kh, kw)
+                # col2im: scatter-add each (channel, offset) row back onto the padded input
+                dcols = (W.reshape(n_out, -1).T @ g2).reshape(C, kh, kw, Ho, Wo, B)
                 H, Wd = x.shape[1] + 2 * pad, x.shape[2] + 2 * pad
-                dx = np.zeros((B, H, Wd, C), dtype=x.dtype)
+                dx = np.zeros((C, H, Wd, B), dtype=x.dtype)
                 for i in range(kh):
                     for j in range(kw):
-                        dx[:, i : i + Ho, j : j + Wo, :] += dcols[..., i, j]
+                        dx[:, i : i + Ho, j : j + Wo, :] += dcols[:, i, j]
                 out.append(dx[:, pad : H - pad, pad : Wd - pad, :] if pad else dx)
             elif argnum == 1:
-                out.append((cols.T @ g2).reshape(W.shape))
+                out.append((g2 @ cols.T).reshape(W.shape))
             else:
-                out.append(g2.sum(axis=0))
+                out.append(g2.sum(axis=1))
         return out
 
     return vjp
@@ -135,16 +145,18 @@ defvjp_argnums(_conv, _conv_vjps)
 
 
 def conv2d(x, W, b, pad=0, relu=False):
-    r"""2-D convolution (cross-correlation, stride 1) of a channels-last batch.
+    r"""2-D convolution (cross-correlation, stride 1) of a channels-first, batch-last batch.
 
-    .. math:: y_{n,h,w,o} = b_o + \sum_{c,i,j} x_{n,h+i,w+j,c}\,W_{c,i,j,o}
+    .. math:: y_{o,h,w,n} = b_o + \sum_{c,i,j} W_{o,c,i,j}\,x_{c,h+i,w+j,n}
 
-    computed as one matrix product of the im2col columns with the reshaped kernel.
+    computed as one matrix product of the kernel with the im2col rows.
 
     Parameters
     ----------
-    x : (B, H, W, C) array
-    W : (C, kh, kw, O) array
+    x : (C, H, W, B) array
+        Channels first, batch last (see the note above :func:`_im2col`).
+    W : (O, C, kh, kw) array
+        The PyTorch layout of a convolution kernel.
     b : (O,) array
     pad : int
         Zero padding on each side of both spatial axes.
@@ -153,35 +165,44 @@ def conv2d(x, W, b, pad=0, relu=False):
 
     Returns
     -------
-    (B, H + 2 pad - kh + 1, W + 2 pad - kw + 1, O) array
+    (O, H + 2 pad - kh + 1, W + 2 pad - kw + 1, B) array
     """
-    if np.ndim(x) != 4 or np.shape(x)[-1] != np.shape(W)[0]:
+    if np.ndim(x) != 4 or np.shape(x)[0] != np.shape(W)[1]:
         raise ShapeError(
-            f"`x` must be (B, H, W, C) with C = {np.shape(W)[0]} input channels; got shape "
+            f"`x` must be (C, H, W, B) with C = {np.shape(W)[1]} input channels; got shape "
             f"{np.shape(x)}."
         )
-    _, kh, kw, _ = np.shape(W)
+    _, _, kh, kw = np.shape(W)
     cols, out_shape = _im2col(getval(x), kh, kw, pad)
     return _conv(x, W, b, cols, out_shape, pad, relu)
 
 
 # --- max pooling ----------------------------------------------------------------------------
-def _pool_windows(x, k):
-    B, H, W, C = x.shape
-    return x.reshape(B, H // k, k, W // k, k, C)
+def _offsets(x, k):
+    """The k*k strided views x[:, a::k, b::k] of axes 1 and 2, row-major."""
+    return [x[:, a::k, b::k] for a in range(k) for b in range(k)]
 
 
 @primitive
-def _max_pool(x, k, argmax):
-    return _pool_windows(x, k).max(axis=(2, 4))
+def _max_pool(x, k):
+    views = _offsets(x, k)
+    out = views[0].copy()
+    for view in views[1:]:
+        np.maximum(out, view, out=out)
+    return out
 
 
-def _max_pool_vjp(ans, x, k, argmax):
+def _max_pool_vjp(ans, x, k):
     def vjp(g):
-        B, Ho, Wo, C = g.shape
-        hot = np.arange(k * k) == argmax[..., None]  # (B, Ho, Wo, C, k*k)
-        dwin = (hot * g[..., None]).reshape(B, Ho, Wo, C, k, k)
-        return dwin.transpose(0, 1, 4, 2, 5, 3).reshape(x.shape)
+        dx = np.zeros_like(x)
+        taken = np.zeros(ans.shape, dtype=bool)
+        for (a, b), view in zip(
+            [(a, b) for a in range(k) for b in range(k)], _offsets(x, k), strict=True
+        ):
+            first = (view == ans) & ~taken  # the first maximum in row-major order
+            taken |= first
+            dx[:, a::k, b::k] = g * first
+        return dx
 
     return vjp
 
@@ -190,25 +211,23 @@ defvjp(_max_pool, _max_pool_vjp)
 
 
 def max_pool(x, k=2):
-    r"""Non-overlapping k x k max pooling of a channels-last batch.
+    r"""Non-overlapping k x k max pooling over axes 1 and 2 (H, W of a (C, H, W, B) batch).
 
     The VJP sends each output's gradient to one input: the first maximum of its window in
     row-major order (a valid subgradient when there are ties).
 
     Parameters
     ----------
-    x : (B, H, W, C) array with H and W divisible by k
+    x : (C, H, W, ...) array with H and W divisible by k
 
     Returns
     -------
-    (B, H/k, W/k, C) array
+    (C, H/k, W/k, ...) array
     """
-    B, H, W, C = np.shape(x)
+    H, W = np.shape(x)[1:3]
     if H % k or W % k:
         raise ShapeError(f"max_pool needs H and W divisible by k={k}; got shape {np.shape(x)}.")
-    windows = _pool_windows(getval(x), k).transpose(0, 1, 3, 5, 2, 4)
-    argmax = windows.reshape(B, H // k, W // k, C, k * k).argmax(axis=-1)
-    return _max_pool(x, k, argmax)
+    return _max_pool(x, k)
 
 
 # --- layer norm -----------------------------------------------------------------------------
