@@ -13,11 +13,48 @@ layout that makes im2col rows long contiguous copies (see :func:`conv2d`); seque
 (batch, tokens, features). All functions keep the dtype of their inputs.
 """
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from autograd.extend import defvjp, defvjp_argnums, primitive
 from autograd.tracer import getval
 
 from ..errors import ShapeError
+
+# --- block-parallel kernels -----------------------------------------------------------------
+# NumPy's element-wise loops run on one core and, on (batch, tokens, width) activations, stream
+# tens of megabytes per pass. The kernels below split the batch axis into blocks and run each
+# block's whole chain of operations in a thread (NumPy releases the GIL inside its loops and
+# matrix products). No value is reduced across blocks, so results do not depend on the number
+# of threads or their scheduling: runs stay bit-for-bit reproducible.
+_POOL = {"threads": None, "executor": None}
+
+
+def num_threads():
+    """Threads used by the block-parallel kernels: ``GAUSSCLIP_NUM_THREADS``, else
+    ``OMP_NUM_THREADS``, else the number of CPUs."""
+    for var in ("GAUSSCLIP_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
+
+
+def _blocks(fn, n, min_rows=8):
+    """Call ``fn(slice)`` on slices covering ``range(n)``, in parallel threads."""
+    threads = num_threads()
+    if threads == 1 or n < 2 * min_rows:
+        fn(slice(0, n))
+        return
+    if _POOL["threads"] != threads:
+        _POOL["executor"] = ThreadPoolExecutor(max_workers=threads)
+        _POOL["threads"] = threads
+    n_blocks = min(4 * threads, n // min_rows)
+    edges = np.linspace(0, n, n_blocks + 1).astype(int)
+    slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    for future in [_POOL["executor"].submit(fn, sl) for sl in slices]:
+        future.result()
 
 
 def _flat2(x):
@@ -275,17 +312,38 @@ def layer_norm(x, gamma, beta):
 
 # --- GELU -----------------------------------------------------------------------------------
 _GELU_C = float(np.sqrt(2.0 / np.pi))
+_GELU_A = 0.044715
+
+
+def _rows(x):
+    return x.reshape(x.shape[0], -1)
 
 
 @primitive
-def _gelu(x, t):
-    return 0.5 * x * (1.0 + t)
+def _gelu(x, s):
+    return x * s
 
 
-def _gelu_vjp(ans, x, t):
+def _gelu_vjp(ans, x, s):
     def vjp(g):
-        dinner = _GELU_C * (1.0 + 3 * 0.044715 * x * x)
-        return g * (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * dinner)
+        # with s = sigmoid(2z), z = c(x + a x^3):  d/dx = s + 2 x s (1 - s) c (1 + 3 a x^2)
+        out = np.empty_like(x)
+        x2, s2, g2, o2 = _rows(x), _rows(s), _rows(g), _rows(out)
+
+        def block(sl):
+            xb, sb = x2[sl], s2[sl]
+            d = xb * xb
+            d *= 3.0 * _GELU_A
+            d += 1.0
+            d *= 2.0 * _GELU_C
+            d *= xb
+            d *= sb
+            d *= 1.0 - sb
+            d += sb
+            np.multiply(d, g2[sl], out=o2[sl])
+
+        _blocks(block, x2.shape[0])
+        return out
 
     return vjp
 
@@ -294,36 +352,59 @@ defvjp(_gelu, _gelu_vjp)
 
 
 def gelu(x):
-    r"""GELU, tanh form: :math:`\tfrac12 x(1 + \tanh(\sqrt{2/\pi}(x + 0.044715x^3)))`."""
+    r"""GELU, tanh form: :math:`\tfrac12 x(1 + \tanh(\sqrt{2/\pi}(x + 0.044715x^3)))`,
+    evaluated as :math:`x\,\mathrm{sigmoid}(2z)` (the same function; ``exp`` is faster than
+    ``tanh`` in NumPy)."""
     xv = getval(x)
-    t = np.tanh(_GELU_C * (xv + 0.044715 * xv * xv * xv))
-    return _gelu(x, t)
+    s = np.empty_like(xv)
+    x2, s2 = _rows(xv), _rows(s)
+
+    def block(sl):
+        xb = x2[sl]
+        z = xb * xb
+        z *= _GELU_A
+        z += 1.0
+        z *= xb
+        z *= -2.0 * _GELU_C
+        with np.errstate(over="ignore"):  # exp(+large) = inf gives sigmoid 0, as it should
+            np.exp(z, out=z)
+        z += 1.0
+        np.reciprocal(z, out=s2[sl])
+
+    _blocks(block, x2.shape[0])
+    return _gelu(x, s)
 
 
 # --- attention ------------------------------------------------------------------------------
 @primitive
-def _attend(q, k, v, weights, scale):
-    return weights @ v
+def _attend(q, k, v, weights, out, scale):
+    return out
 
 
 def _attend_vjps(argnums, ans, args, kwargs):
-    q, k, v, A, scale = args
+    q, k, v, A, _out, scale = args
 
     def vjp(g):
-        out = [None] * len(argnums)
-        need_scores = any(a in (0, 1) for a in argnums)
-        if need_scores:
-            dA = g @ v.swapaxes(-1, -2)
-            dS = A * (dA - np.sum(dA * A, axis=-1, keepdims=True))
-            dS *= scale
-        for i, argnum in enumerate(argnums):
-            if argnum == 0:
-                out[i] = dS @ k
-            elif argnum == 1:
-                out[i] = dS.swapaxes(-1, -2) @ q
-            else:
-                out[i] = A.swapaxes(-1, -2) @ g
-        return out
+        grads = {a: np.empty_like(x) for a, x in zip((0, 1, 2), (q, k, v), strict=True)}
+
+        def block(sl):
+            gb, Ab = g[sl], A[sl]
+            if 0 in argnums or 1 in argnums:
+                # softmax VJP: dS = A * (dA - rowsum(dA * A)) with dA = g v^T, and
+                # rowsum(dA * A) = <g, A v> = <g, out> per query (no pass over the T x T weights)
+                dS = gb @ v[sl].swapaxes(-1, -2)
+                dS -= np.sum(gb * ans[sl], axis=-1, keepdims=True)
+                dS *= Ab
+                dS *= scale
+                if 0 in argnums:
+                    np.matmul(dS, k[sl], out=grads[0][sl])
+                if 1 in argnums:
+                    np.matmul(dS.swapaxes(-1, -2), q[sl], out=grads[1][sl])
+            if 2 in argnums:
+                np.matmul(Ab.swapaxes(-1, -2), gb, out=grads[2][sl])
+
+        _blocks(block, g.shape[0], min_rows=2)
+        return [grads[a] for a in argnums]
 
     return vjp
 
@@ -331,28 +412,44 @@ def _attend_vjps(argnums, ans, args, kwargs):
 defvjp_argnums(_attend, _attend_vjps)
 
 
+def _causal_bias(T, dtype):
+    bias = np.zeros((T, T), dtype=dtype)
+    bias[np.triu_indices(T, 1)] = -np.inf
+    return bias
+
+
 def attention(q, k, v, causal=False):
     r"""Scaled dot-product attention :math:`\mathrm{softmax}(QK^\top/\sqrt{d} + M)V`.
 
     Parameters
     ----------
-    q, k, v : (..., T, d) arrays
+    q, k, v : (B, ..., T, d) or (T, d) arrays
     causal : bool
         Mask :math:`M` with :math:`-\infty` above the diagonal: token t attends to tokens
         :math:`\le t` only.
 
     Returns
     -------
-    (..., T, d) array
+    array of the shape of ``q``
     """
-    qv, kv = getval(q), getval(k)
+    if np.ndim(q) == 2:  # a single sequence: give it a batch axis to split over
+        return attention(q[None], k[None], v[None], causal)[0]
+    qv, kv, vv = getval(q), getval(k), getval(v)
     scale = float(1.0 / np.sqrt(qv.shape[-1]))
-    scores = qv @ kv.swapaxes(-1, -2)
-    scores *= scale
-    if causal:
-        T = scores.shape[-1]
-        scores[..., np.triu(np.ones((T, T), dtype=bool), 1)] = -np.inf
-    scores -= scores.max(axis=-1, keepdims=True)
-    np.exp(scores, out=scores)
-    scores /= scores.sum(axis=-1, keepdims=True)
-    return _attend(q, k, v, scores, scale)
+    T = qv.shape[-2]
+    weights = np.empty((*qv.shape[:-1], kv.shape[-2]), dtype=qv.dtype)
+    out = np.empty(qv.shape, dtype=qv.dtype)
+    bias = _causal_bias(T, qv.dtype) if causal else None
+
+    def block(sl):
+        scores = weights[sl]
+        np.matmul(qv[sl] * scale, kv[sl].swapaxes(-1, -2), out=scores)
+        if bias is not None:
+            scores += bias
+        scores -= scores.max(axis=-1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores *= 1.0 / scores.sum(axis=-1, keepdims=True)
+        np.matmul(scores, vv[sl], out=out[sl])
+
+    _blocks(block, qv.shape[0], min_rows=2)
+    return _attend(q, k, v, weights, out, scale)
