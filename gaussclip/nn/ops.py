@@ -13,6 +13,7 @@ layout that makes im2col rows long contiguous copies (see :func:`conv2d`); seque
 (batch, tokens, features). All functions keep the dtype of their inputs.
 """
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -52,7 +53,7 @@ def _blocks(fn, n, min_rows=8):
         _POOL["threads"] = threads
     n_blocks = min(4 * threads, n // min_rows)
     edges = np.linspace(0, n, n_blocks + 1).astype(int)
-    slices = [slice(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    slices = [slice(a, b) for a, b in itertools.pairwise(edges)]
     for future in [_POOL["executor"].submit(fn, sl) for sl in slices]:
         future.result()
 
