@@ -12,7 +12,10 @@ number of steps is timed (after warm-up steps) and scaled to an epoch of 60,000 
 (117 full batches of 512); the gaussclip side runs through ``gaussclip.train.fit``, so its
 time includes minibatch gathering, the NaN/inf guard and Adam. Both libraries use the same
 thread count (``--threads``; BLAS threads are set before NumPy is imported). The timings are
-taken in one run, model by model, and printed with the ratio gaussclip / PyTorch.
+taken in one run, model by model, and printed with the ratio gaussclip / PyTorch. The
+"same output" column loads the gaussclip parameters into the PyTorch twin and gives the largest
+difference of the two outputs on one batch, relative to the largest output: both time the
+same function.
 
 PyTorch is optional: ``pip install -e '.[bench]'`` (the ``bench`` extra pins the CPU wheel
 ``torch==2.13.0``). Without it the script prints the gaussclip timings and says so.
@@ -148,9 +151,55 @@ def torch_model(model, torch):
     return Encoder()
 
 
-def time_torch(model, steps, warmup, torch):
-    torch.manual_seed(0)
+def load_params(model, net, params, torch):
+    """Copy gaussclip parameters into the PyTorch twin (so both compute the same function)."""
+
+    def put(module, layer, transpose=True):
+        W = layer["W"].T if transpose else layer["W"]
+        module.weight.data = torch.from_numpy(np.ascontiguousarray(W))
+        module.bias.data = torch.from_numpy(layer["b"].copy())
+
+    def put_norm(module, layer):
+        module.weight.data = torch.from_numpy(layer["g"].copy())
+        module.bias.data = torch.from_numpy(layer["b"].copy())
+
+    if model == "mlp":
+        for module, layer in zip((net[0], net[2], net[4]), params, strict=True):
+            put(module, layer)
+    elif model == "lenet":
+        put(net[0], params["conv1"], transpose=False)
+        put(net[3], params["conv2"], transpose=False)
+        for index, name in ((7, "fc1"), (9, "fc2"), (11, "out")):
+            put(net[index], params[name])
+    else:
+        put(net.lift, params["lift"])
+        net.pos.data = torch.from_numpy(params["pos"].copy())
+        for block, p in zip(net.blocks, params["blocks"], strict=True):
+            put_norm(block.ln1, p["ln1"])
+            put_norm(block.ln2, p["ln2"])
+            for name in ("q", "k", "v", "proj", "fc", "fc_out"):
+                put(getattr(block, name), p[name])
+        put_norm(net.ln_f, params["ln_f"])
+        put(net.head, params["head"])
+
+
+def same_function(model, torch):
+    """Largest |difference| of the two libraries' outputs on one batch, same parameters,
+    relative to the largest output."""
+    rng = np.random.default_rng(1)
+    params, apply = gaussclip_model(model, rng)
     net = torch_model(model, torch)
+    load_params(model, net, params, torch)
+    x, _ = synthetic(model, 64, rng)
+    ours = apply(params, x)
+    with torch.no_grad():
+        theirs = net(torch.from_numpy(x[:, None] if model == "lenet" else x)).numpy()
+    return float(np.max(np.abs(ours - theirs)) / np.max(np.abs(theirs)))
+
+
+def time_torch(model, steps, warmup, torch):
+    net = torch_model(model, torch)
+    load_params(model, net, gaussclip_model(model, np.random.default_rng(0))[0], torch)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     rng = np.random.default_rng(0)
 
@@ -189,7 +238,10 @@ def main():
             "PyTorch is not installed, so there is no peer to compare with: only gaussclip "
             "timings follow. Install the peer with `pip install -e '.[bench]'` (CPU wheel)."
         )
-    header = f"{'model':<12}{'gaussclip s/epoch':>19}{'torch s/epoch':>15}{'ratio':>8}{'target':>8}"
+    header = (
+        f"{'model':<12}{'gaussclip s/epoch':>19}{'torch s/epoch':>15}{'ratio':>8}{'target':>8}"
+        f"{'same output':>12}"
+    )
     print(header)
     print("-" * len(header))
     for model in ARGS.models:
@@ -200,7 +252,11 @@ def main():
         peer = time_torch(model, ARGS.steps, ARGS.warmup, torch) * STEPS_PER_EPOCH
         ratio = ours / peer
         flag = "" if ratio <= TARGETS[model] else "  (above target)"
-        print(f"{model:<12}{ours:>19.2f}{peer:>15.2f}{ratio:>7.2f}x{TARGETS[model]:>7.1f}x{flag}")
+        agree = same_function(model, torch)
+        print(
+            f"{model:<12}{ours:>19.2f}{peer:>15.2f}{ratio:>7.2f}x{TARGETS[model]:>7.1f}x"
+            f"{agree:>12.0e}{flag}"
+        )
         sys.stdout.flush()
     print("Timings on a shared CPU are noisy; rerun on a quiet machine for reference numbers.")
     return 0
