@@ -105,12 +105,15 @@ def test_lenet_gradient_shapes_and_dtype():
         lenet.apply(p, np.zeros((2, 32, 32)))
 
 
+def small_transformer(rng, **shape):
+    """A float64 transformer small enough for finite differences."""
+    cfg = transformer.TransformerConfig(d_model=8, n_heads=2, **shape)
+    return cfg, transformer.init(rng, cfg, dtype=np.float64)
+
+
 def test_transformer_gradient_patches_and_configs():
     rng = np.random.default_rng(6)
-    cfg = transformer.TransformerConfig(
-        seq_len=12, patch=3, d_model=8, n_heads=2, n_blocks=2, d_mlp=16, n_out=5
-    )
-    p = transformer.init(rng, cfg, dtype=np.float64)
+    cfg, p = small_transformer(rng, seq_len=12, patch=3, n_blocks=2, d_mlp=16, n_out=5)
     x = rng.standard_normal((3, 12, 2))
     rev(lambda p: anp.sum(anp.sin(10 * transformer.apply(p, x, cfg))))(p)
     assert p["pos"].shape == (4, 8)  # 12 points in patches of 3
@@ -130,10 +133,7 @@ def test_transformer_causal_prefix_property():
     # causal attention: token t's output depends on tokens <= t only, so a block applied to a
     # prefix reproduces the first rows of the block applied to the whole sequence
     rng = np.random.default_rng(7)
-    cfg = transformer.TransformerConfig(
-        seq_len=6, patch=1, d_model=8, n_heads=2, n_blocks=1, d_mlp=8, n_out=3
-    )
-    p = transformer.init(rng, cfg, dtype=np.float64)
+    _, p = small_transformer(rng, seq_len=6, patch=1, n_blocks=1, d_mlp=8, n_out=3)
     h = rng.standard_normal((2, 6, 8))
     full = transformer.block(p["blocks"][0], h, 2, True)
     prefix = transformer.block(p["blocks"][0], h[:, :4], 2, True)
