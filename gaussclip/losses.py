@@ -23,6 +23,9 @@ matches v|u only.
 
 Every log-sum-exp subtracts its maximum first, so temperatures from 1e-4 to 1e4 neither
 overflow nor produce NaN, in float32 as in float64. The losses keep the dtype of ``S``.
+:func:`cond_loss` and :func:`joint_loss_matrix` compute their value and gradient together
+from one exponential (an autograd primitive with a precomputed gradient), so they support
+first derivatives, which is all training needs, but not derivatives of derivatives.
 
 **One-hot labels (MNIST, Section 6.2).** With :math:`g_v(v) = e_v` and logits
 :math:`g_u(u)\in\mathbb R^K`, :math:`S_{ij} = g_u(u^i)_{y_j}`. The v|u term normalizes over the

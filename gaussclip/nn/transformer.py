@@ -55,7 +55,12 @@ class TransformerConfig:
 
     @classmethod
     def paper(cls, **overrides):
-        """The paper's encoder: one point per token, M = 12 blocks (Section 6.3)."""
+        """The paper's encoder: one point per token, M = 12 blocks (Section 6.3).
+
+        Training it keeps, per block, attention weights of batch x heads x 1000 x 1000 floats
+        for the backward pass (2 GB per block at batch 128 in float32), which is why the
+        default groups points into patches on a CPU.
+        """
         return replace(cls(patch=1, n_blocks=12), **overrides)
 
     def to_dict(self):
