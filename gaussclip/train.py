@@ -178,6 +178,13 @@ def leaf_value_and_grad(objective, template):
 
 
 # --- checkpoints ----------------------------------------------------------------------------
+def _plain(value):
+    """JSON form of NumPy scalars and arrays that callbacks may put in the history."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"history entries must be numbers, strings, lists or dicts; got {value!r}")
+
+
 def _save_checkpoint(path, leaves, adam, epoch, rng, config, history):
     arrays = {}
     for i, (_, leaf) in enumerate(leaves):
@@ -193,7 +200,7 @@ def _save_checkpoint(path, leaves, adam, epoch, rng, config, history):
         "history": history,
         "leaves": [[p, list(np.shape(a)), str(np.asarray(a).dtype)] for p, a in leaves],
     }
-    arrays["meta"] = np.array(json.dumps(meta))
+    arrays["meta"] = np.array(json.dumps(meta, default=_plain))
     atomic_save_npz(path, **arrays)
 
 

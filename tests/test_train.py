@@ -167,6 +167,18 @@ def test_checkpoint_safety_and_config_checks(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
 
 
+def test_numpy_metrics_from_callbacks_are_checkpointed(tmp_path):
+    objective, params, data = problem()
+    cfg = TrainConfig(epochs=1, batch_size=32, progress=False)
+
+    def metrics(epoch, p, record):
+        return {"r1": np.float32(0.5), "ranks": np.arange(3)}
+
+    fit(objective, params, data, cfg, checkpoint=tmp_path / "m.npz", callbacks=[metrics])
+    history = load_checkpoint(tmp_path / "m.npz")[0]["history"]
+    assert history[0]["r1"] == 0.5 and history[0]["ranks"] == [0, 1, 2]
+
+
 def test_callbacks_add_to_history_and_bad_settings():
     objective, params, data = problem()
     result = fit(
