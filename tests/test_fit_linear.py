@@ -104,3 +104,17 @@ def test_bad_arguments(data):
         gc.fit_linear_encoders(u, v[:10], 2)
     with pytest.raises(OptionError, match="tilting"):
         gc.fit_linear_encoders(u, v, 2, tilting="cos")
+
+
+@pytest.mark.slow
+def test_paper_settings_reach_the_empirical_closed_form():
+    # Section 6.1's settings: N = 10,000, batch 512, 500 epochs, Adam lr 1e-4, float32
+    # (about 40 s on one core). Same justification as EMPIRICAL_TOL, with B = 512.
+    rng = np.random.default_rng(1)
+    mu = gc.JointGaussian(joint_from_canonical(rng, N_U, N_V, [0.6, 0.3], 3.0, 2.0), n_u=N_U)
+    u, v = mu.sample(10_000, np.random.default_rng(2))
+    uv = np.hstack([u, v])
+    empirical = gc.JointGaussian(np.cov(uv.T, bias=True), n_u=N_U, mean=uv.mean(axis=0))
+    enc = gc.fit_linear_encoders(u, v, 2, progress=False)
+    assert whitened(empirical, "u", "v", enc.A - gc.minimize(empirical).A) < 15.0 / 512
+    assert whitened(mu, "u", "v", enc.A - gc.minimize(mu).A) < 4.0 * np.sqrt(N_U * N_V / 10_000)
