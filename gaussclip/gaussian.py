@@ -9,7 +9,8 @@ computed once when the object is built (it is also how the covariance is validat
 positive definite exactly when both diagonal blocks are and every canonical correlation is < 1).
 """
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -20,6 +21,11 @@ from .errors import ArgumentTypeError, CovarianceError, ShapeError
 from .linalg import SPD, column_signs, spd_cutoff, symmetric_matrix
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+
+#: Products X diag(d) X^T kept per canonical decomposition (least recently used dropped first).
+#: Several minimizers share them (e.g. every weighting of cond x inner has the same A), and 16
+#: covers all eight closed forms of one rank while bounding memory in rank sweeps.
+PRODUCT_CACHE_SIZE = 16
 
 
 def _readonly(array):
@@ -147,6 +153,31 @@ class Canonical:
     _eigvecs_v: np.ndarray
     _left: np.ndarray
     _right: np.ndarray
+    _products: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
+
+    def product(self, left, right, diagonal):
+        """:math:`X_{left}[:, :r]\\operatorname{diag}(d)X_{right}[:, :r]^\\top` with
+        ``r = len(diagonal)`` and ``left``, ``right`` in ``{"u", "v"}`` -- how every closed-form
+        parameter (A, B, C) maps back from canonical coordinates. Symmetric products with
+        ``d >= 0`` are formed as :math:`YY^\\top` (a rank-r update, half the flops of a general
+        product). Results are read-only and memoized (:data:`PRODUCT_CACHE_SIZE`)."""
+        d = np.ascontiguousarray(diagonal, dtype=np.float64)
+        key = (left, right, d.tobytes())
+        if key in self._products:
+            self._products.move_to_end(key)
+            return self._products[key]
+        xl = (self.weights_u if left == "u" else self.weights_v)[:, : d.size]
+        if left == right and np.all(d >= 0.0):
+            scaled = xl * np.sqrt(d)
+            out = scaled @ scaled.T  # NumPy recognizes Y Y^T: BLAS syrk, exactly symmetric
+        else:
+            xr = (self.weights_u if right == "u" else self.weights_v)[:, : d.size]
+            out = (xl * d) @ xr.T
+        out = _readonly(out)
+        self._products[key] = out
+        if len(self._products) > PRODUCT_CACHE_SIZE:
+            self._products.popitem(last=False)
+        return out
 
     @cached_property
     def U(self):
@@ -230,8 +261,8 @@ class JointGaussian:
             n_u, "n_u", 1, dim - 1, hint=f" for a {dim}x{dim} `cov` (n_v = {dim} - n_u >= 1)"
         )
         mean = np.zeros(dim) if mean is None else finite_array(mean, "mean", shape=(dim,))
-        spd_u = SPD(cov[:n_u, :n_u], "cov[:n_u, :n_u] (the block C_uu)")
-        spd_v = SPD(cov[n_u:, n_u:], "cov[n_u:, n_u:] (the block C_vv)")
+        spd_u = SPD.from_symmetric(cov[:n_u, :n_u], "cov[:n_u, :n_u] (the block C_uu)")
+        spd_v = SPD.from_symmetric(cov[n_u:, n_u:], "cov[n_u:, n_u:] (the block C_vv)")
         canonical = _canonical(spd_u, spd_v, cov[:n_u, n_u:])
         top = float(canonical.sigma[0]) if canonical.sigma.size else 0.0
         # In whitened coordinates cov has eigenvalues 1 +- sigma_i: it is positive definite
