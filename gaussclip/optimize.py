@@ -1,8 +1,8 @@
-"""A small L-BFGS minimizer that respects an objective's domain.
+r"""A small L-BFGS minimizer that respects an objective's domain.
 
 SciPy's L-BFGS-B stops at the first trial point where the objective is infinite, which happens
 for the joint loss of the inner tilting (its density cannot be normalized outside
-:math:`\\|\\mathcal C_{uu}^{1/2}A\\,\\mathcal C_{vv}^{1/2}\\|_2 < 1`). This version backtracks
+:math:`\|\mathcal C_{uu}^{1/2}A\,\mathcal C_{vv}^{1/2}\|_2 < 1`). This version backtracks
 from such points (Armijo line search) and is otherwise the textbook two-loop recursion
 (Nocedal & Wright, Algorithm 7.4).
 """
