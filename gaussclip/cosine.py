@@ -100,8 +100,13 @@ def _kappa_1d(Gt, Ht, temperature):
 
 
 # ---------------------------------------------------------------------- Monte Carlo
+#: Norms below this count as zero: a zero embedding (a null set of inputs, e.g. u = m_u in 1-D)
+#: normalizes to the zero vector, the convention of torch.nn.functional.normalize.
+NORM_FLOOR = 1e-300
+
+
 def _normalized(x):
-    return x / anp.sqrt(anp.sum(x * x, axis=1, keepdims=True))
+    return x / anp.maximum(anp.sqrt(anp.sum(x * x, axis=1, keepdims=True)), NORM_FLOOR)
 
 
 def _mc_terms(loss, weights, info, su, sv):

@@ -1,15 +1,16 @@
-"""Gaussian distributions: a single Gaussian, a joint Gaussian on (u, v), and the KL divergence.
+r"""Gaussian distributions: a single Gaussian, a joint Gaussian on (u, v), and the KL divergence.
 
-The joint Gaussian :math:`\\mu = N(m, \\mathcal C)` of Section 5 carries its blocks, marginals
+The joint Gaussian :math:`\mu = N(m, \mathcal C)` of Section 5 carries its blocks, marginals
 (36), conditionals and Schur complements (37), and its *canonical decomposition*
 
-.. math:: \\mathcal C_{uu}^{-1/2}\\mathcal C_{uv}\\mathcal C_{vv}^{-1/2} = U\\Sigma V^\\top ,
+.. math:: \mathcal C_{uu}^{-1/2}\mathcal C_{uv}\mathcal C_{vv}^{-1/2} = U\Sigma V^\top ,
 
 computed once when the object is built (it is also how the covariance is validated: ``C`` is
 positive definite exactly when both diagonal blocks are and every canonical correlation is < 1).
 """
 
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -20,6 +21,11 @@ from .errors import ArgumentTypeError, CovarianceError, ShapeError
 from .linalg import SPD, column_signs, spd_cutoff, symmetric_matrix
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+
+#: Products X diag(d) X^T kept per canonical decomposition (least recently used dropped first).
+#: Several minimizers share them (e.g. every weighting of cond x inner has the same A), and 16
+#: covers all eight closed forms of one rank while bounding memory in rank sweeps.
+PRODUCT_CACHE_SIZE = 16
 
 
 def _readonly(array):
@@ -120,21 +126,21 @@ class Gaussian:
 
 @dataclass(frozen=True)
 class Canonical:
-    """Canonical (CCA) decomposition of a joint Gaussian.
+    r"""Canonical (CCA) decomposition of a joint Gaussian.
 
-    With :math:`k = \\min(n_u, n_v)`:
+    With :math:`k = \min(n_u, n_v)`:
 
     Attributes
     ----------
     sigma : (k,) array
         Canonical correlations, descending, in ``[0, 1)``: the singular values of
-        :math:`\\Omega = \\mathcal C_{uu}^{-1/2}\\mathcal C_{uv}\\mathcal C_{vv}^{-1/2}`.
+        :math:`\Omega = \mathcal C_{uu}^{-1/2}\mathcal C_{uv}\mathcal C_{vv}^{-1/2}`.
     weights_u : (n_u, k) array
-        :math:`X_u = \\mathcal C_{uu}^{-1/2} U`; the canonical variates are
-        :math:`a = X_u^\\top (u - m_u)`, with :math:`X_u^\\top \\mathcal C_{uu} X_u = I`.
+        :math:`X_u = \mathcal C_{uu}^{-1/2} U`; the canonical variates are
+        :math:`a = X_u^\top (u - m_u)`, with :math:`X_u^\top \mathcal C_{uu} X_u = I`.
     weights_v : (n_v, k) array
-        :math:`X_v = \\mathcal C_{vv}^{-1/2} V`, likewise, and
-        :math:`X_u^\\top \\mathcal C_{uv} X_v = \\operatorname{diag}(\\sigma)`.
+        :math:`X_v = \mathcal C_{vv}^{-1/2} V`, likewise, and
+        :math:`X_u^\top \mathcal C_{uv} X_v = \operatorname{diag}(\sigma)`.
 
     Signs are deterministic: the largest-magnitude entry of each column of ``weights_u`` is
     positive.
@@ -147,26 +153,51 @@ class Canonical:
     _eigvecs_v: np.ndarray
     _left: np.ndarray
     _right: np.ndarray
+    _products: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
+
+    def product(self, left, right, diagonal):
+        r""":math:`X_{left}[:, :r]\operatorname{diag}(d)X_{right}[:, :r]^\top` with
+        ``r = len(diagonal)`` and ``left``, ``right`` in ``{"u", "v"}`` -- how every closed-form
+        parameter (A, B, C) maps back from canonical coordinates. Symmetric products with
+        ``d >= 0`` are formed as :math:`YY^\top` (a rank-r update, half the flops of a general
+        product). Results are read-only and memoized (:data:`PRODUCT_CACHE_SIZE`)."""
+        d = np.ascontiguousarray(diagonal, dtype=np.float64)
+        key = (left, right, d.tobytes())
+        if key in self._products:
+            self._products.move_to_end(key)
+            return self._products[key]
+        xl = (self.weights_u if left == "u" else self.weights_v)[:, : d.size]
+        if left == right and np.all(d >= 0.0):
+            scaled = xl * np.sqrt(d)
+            out = scaled @ scaled.T  # NumPy recognizes Y Y^T: BLAS syrk, exactly symmetric
+        else:
+            xr = (self.weights_u if right == "u" else self.weights_v)[:, : d.size]
+            out = (xl * d) @ xr.T
+        out = _readonly(out)
+        self._products[key] = out
+        if len(self._products) > PRODUCT_CACHE_SIZE:
+            self._products.popitem(last=False)
+        return out
 
     @cached_property
     def U(self):
-        """(n_u, k) left singular vectors of :math:`\\Omega` (Theorem 5.6)."""
+        r"""(n_u, k) left singular vectors of :math:`\Omega` (Theorem 5.6)."""
         return _readonly(self._eigvecs_u @ self._left)
 
     @cached_property
     def V(self):
-        """(n_v, k) right singular vectors of :math:`\\Omega`."""
+        r"""(n_v, k) right singular vectors of :math:`\Omega`."""
         return _readonly(self._eigvecs_v @ self._right)
 
 
 def _canonical(spd_u, spd_v, cuv):
-    """Canonical decomposition through the eigenbases of C_uu and C_vv.
+    r"""Canonical decomposition through the eigenbases of C_uu and C_vv.
 
-    With :math:`\\mathcal C_{uu} = Q_u\\Lambda_u Q_u^\\top` (likewise for v), the matrix
-    :math:`\\Omega' = \\Lambda_u^{-1/2} Q_u^\\top \\mathcal C_{uv} Q_v \\Lambda_v^{-1/2}
-    = Q_u^\\top \\Omega Q_v` has the same singular values as :math:`\\Omega`, and
-    :math:`X_u = Q_u\\Lambda_u^{-1/2} U'` equals :math:`\\mathcal C_{uu}^{-1/2} U`. This costs
-    two matrix products fewer than forming :math:`\\Omega` with symmetric square roots.
+    With :math:`\mathcal C_{uu} = Q_u\Lambda_u Q_u^\top` (likewise for v), the matrix
+    :math:`\Omega' = \Lambda_u^{-1/2} Q_u^\top \mathcal C_{uv} Q_v \Lambda_v^{-1/2}
+    = Q_u^\top \Omega Q_v` has the same singular values as :math:`\Omega`, and
+    :math:`X_u = Q_u\Lambda_u^{-1/2} U'` equals :math:`\mathcal C_{uu}^{-1/2} U`. This costs
+    two matrix products fewer than forming :math:`\Omega` with symmetric square roots.
     """
     root_u, root_v = np.sqrt(spd_u.eigvals), np.sqrt(spd_v.eigvals)
     omega = (spd_u.eigvecs.T @ cuv @ spd_v.eigvecs) / root_u[:, None] / root_v[None, :]
@@ -189,13 +220,13 @@ def _canonical(spd_u, spd_v, cuv):
 
 
 class JointGaussian:
-    """The data distribution :math:`\\mu = N(m, \\mathcal C)` of a pair (u, v) (Section 5).
+    r"""The data distribution :math:`\mu = N(m, \mathcal C)` of a pair (u, v) (Section 5).
 
     Parameters
     ----------
     cov : (n_u + n_v, n_u + n_v) array_like
         Symmetric positive definite covariance with blocks
-        :math:`[[\\mathcal C_{uu}, \\mathcal C_{uv}], [\\mathcal C_{vu}, \\mathcal C_{vv}]]`.
+        :math:`[[\mathcal C_{uu}, \mathcal C_{uv}], [\mathcal C_{vu}, \mathcal C_{vv}]]`.
     n_u : int
         Dimension of u, in ``[1, n_u + n_v - 1]``.
     mean : (n_u + n_v,) array_like, optional
@@ -230,8 +261,8 @@ class JointGaussian:
             n_u, "n_u", 1, dim - 1, hint=f" for a {dim}x{dim} `cov` (n_v = {dim} - n_u >= 1)"
         )
         mean = np.zeros(dim) if mean is None else finite_array(mean, "mean", shape=(dim,))
-        spd_u = SPD(cov[:n_u, :n_u], "cov[:n_u, :n_u] (the block C_uu)")
-        spd_v = SPD(cov[n_u:, n_u:], "cov[n_u:, n_u:] (the block C_vv)")
+        spd_u = SPD.from_symmetric(cov[:n_u, :n_u], "cov[:n_u, :n_u] (the block C_uu)")
+        spd_v = SPD.from_symmetric(cov[n_u:, n_u:], "cov[n_u:, n_u:] (the block C_vv)")
         canonical = _canonical(spd_u, spd_v, cov[:n_u, n_u:])
         top = float(canonical.sigma[0]) if canonical.sigma.size else 0.0
         # In whitened coordinates cov has eigenvalues 1 +- sigma_i: it is positive definite
@@ -318,13 +349,13 @@ class JointGaussian:
 
     # ----------------------------------------------------------------- marginals, conditionals
     def marginal(self, side):
-        """The marginal :math:`\\mu_u` (``"u"``) or :math:`\\mu_v` (``"v"``), eq. (36)."""
+        r"""The marginal :math:`\mu_u` (``"u"``) or :math:`\mu_v` (``"v"``), eq. (36)."""
         mean = self.mean_u if choice(side, "side", ("u", "v")) == "u" else self.mean_v
         return Gaussian._trusted(mean, self.spd(side))
 
     def gain(self, side):
-        """Regression matrix of the conditional mean: :math:`\\mathcal C_{uv}\\mathcal
-        C_{vv}^{-1}` for ``"u"`` (shape (n_u, n_v)), :math:`\\mathcal C_{vu}\\mathcal
+        r"""Regression matrix of the conditional mean: :math:`\mathcal C_{uv}\mathcal
+        C_{vv}^{-1}` for ``"u"`` (shape (n_u, n_v)), :math:`\mathcal C_{vu}\mathcal
         C_{uu}^{-1}` for ``"v"``, eq. (37)."""
         return self._gain[choice(side, "side", ("u", "v"))]
 
@@ -336,8 +367,8 @@ class JointGaussian:
         }
 
     def conditional_cov(self, side):
-        """Schur complement :math:`\\mathcal C_{u|v} = \\mathcal C_{uu} - \\mathcal C_{uv}
-        \\mathcal C_{vv}^{-1}\\mathcal C_{vu}` (``"u"``, eq. 37a) or :math:`\\mathcal C_{v|u}`
+        r"""Schur complement :math:`\mathcal C_{u|v} = \mathcal C_{uu} - \mathcal C_{uv}
+        \mathcal C_{vv}^{-1}\mathcal C_{vu}` (``"u"``, eq. 37a) or :math:`\mathcal C_{v|u}`
         (``"v"``, eq. 37b)."""
         return self._conditional_spd(side).matrix
 
@@ -367,8 +398,8 @@ class JointGaussian:
         return m_side + (x - m_other) @ self.gain(side).T
 
     def conditional(self, side, given):
-        """The conditional :math:`\\mu_{u|v}(\\cdot|v)` (``side="u"``, ``given`` = v) or
-        :math:`\\mu_{v|u}(\\cdot|u)` as a :class:`Gaussian`, eq. (37)."""
+        r"""The conditional :math:`\mu_{u|v}(\cdot|v)` (``side="u"``, ``given`` = v) or
+        :math:`\mu_{v|u}(\cdot|u)` as a :class:`Gaussian`, eq. (37)."""
         mean = self.conditional_mean(side, given)
         if mean.ndim != 1:
             raise ShapeError(
@@ -385,11 +416,11 @@ class JointGaussian:
         return self._canonical
 
     def canonical_correlations(self):
-        """Canonical correlations :math:`\\sigma_1 \\ge \\dots \\ge \\sigma_k`, in [0, 1)."""
+        r"""Canonical correlations :math:`\sigma_1 \ge \dots \ge \sigma_k`, in [0, 1)."""
         return self.canonical().sigma
 
     def mutual_information(self):
-        """:math:`I(u; v) = -\\tfrac12\\sum_i \\log(1 - \\sigma_i^2)`, the constant relating
+        r""":math:`I(u; v) = -\tfrac12\sum_i \log(1 - \sigma_i^2)`, the constant relating
         the losses L to the divergences J (Theorems 3.2 and 3.8)."""
         return float(-0.5 * np.sum(np.log1p(-(self.canonical_correlations() ** 2))))
 
@@ -419,7 +450,7 @@ class JointGaussian:
         return np.exp(self.logpdf(u, v))
 
     def sample(self, n, rng):
-        """``n`` draws from :math:`\\mu`: arrays u (n, n_u) and v (n, n_v)."""
+        r"""``n`` draws from :math:`\mu`: arrays u (n, n_u) and v (n, n_v)."""
         x = self.gaussian.sample(n, rng)
         return x[:, : self.n_u], x[:, self.n_u :]
 
@@ -439,10 +470,10 @@ def as_gaussian(dist, name):
 
 
 def kl_divergence(p, q):
-    """:math:`D_{KL}(p \\| q)` between two Gaussians (Lemma E.1).
+    r""":math:`D_{KL}(p \| q)` between two Gaussians (Lemma E.1).
 
-    .. math:: \\tfrac12\\bigl[\\operatorname{Tr}(C_q^{-1}C_p) - d + \\log\\tfrac{|C_q|}{|C_p|}
-              + \\|m_q - m_p\\|^2_{C_q}\\bigr]
+    .. math:: \tfrac12\bigl[\operatorname{Tr}(C_q^{-1}C_p) - d + \log\tfrac{|C_q|}{|C_p|}
+              + \|m_q - m_p\|^2_{C_q}\bigr]
 
     Parameters
     ----------

@@ -48,7 +48,7 @@ def symmetric_matrix(value, name):
 
 
 class SPD:
-    """A symmetric positive definite matrix with its eigendecomposition.
+    r"""A symmetric positive definite matrix with its eigendecomposition.
 
     Parameters
     ----------
@@ -64,8 +64,8 @@ class SPD:
 
     Notes
     -----
-    With :math:`M = Q \\operatorname{diag}(\\lambda) Q^\\top` every function of :math:`M` is
-    :math:`Q f(\\lambda) Q^\\top`; the factorization is computed once and reused.
+    With :math:`M = Q \operatorname{diag}(\lambda) Q^\top` every function of :math:`M` is
+    :math:`Q f(\lambda) Q^\top`; the factorization is computed once and reused.
 
     Examples
     --------
@@ -78,8 +78,20 @@ class SPD:
     """
 
     def __init__(self, matrix, name="matrix"):
-        matrix = symmetric_matrix(matrix, name)
-        eigvals, eigvecs = scipy.linalg.eigh(matrix, check_finite=False)
+        self._factor(symmetric_matrix(matrix, name), name)
+
+    @classmethod
+    def from_symmetric(cls, matrix, name="matrix"):
+        """Factorize a matrix already known to be finite and exactly symmetric (e.g. a block of
+        a checked covariance); positive definiteness is still checked."""
+        self = cls.__new__(cls)
+        self._factor(matrix, name)
+        return self
+
+    def _factor(self, matrix, name):
+        # "evd" (divide and conquer) is LAPACK's fastest symmetric eigensolver here, ~2x SciPy's
+        # default driver at n = 1000 (benchmarks/bench_engine.py uses the same for its floor).
+        eigvals, eigvecs = scipy.linalg.eigh(matrix, check_finite=False, driver="evd")
         cutoff = spd_cutoff(eigvals)
         smallest = eigvals[0]
         if smallest <= cutoff:
@@ -106,7 +118,7 @@ class SPD:
 
     @cached_property
     def logdet(self):
-        """:math:`\\log|M|`."""
+        r""":math:`\log|M|`."""
         return float(np.sum(np.log(self.eigvals)))
 
     @property
@@ -145,7 +157,7 @@ class SPD:
         return q @ coeffs
 
     def quad(self, x):
-        """:math:`x^\\top M^{-1} x` for each row of ``x`` (shape (..., n)) -> (...)."""
+        r""":math:`x^\top M^{-1} x` for each row of ``x`` (shape (..., n)) -> (...)."""
         y = np.asarray(x) @ self.eigvecs
         return np.sum(y * y / self.eigvals, axis=-1)
 
@@ -205,12 +217,12 @@ def low_rank(matrix, rank):
 
 
 def h(sigma):
-    """The map :math:`h(\\sigma) = \\sigma^{-1}(\\tfrac12\\sqrt{1+4\\sigma^2} - \\tfrac12)`
+    r"""The map :math:`h(\sigma) = \sigma^{-1}(\tfrac12\sqrt{1+4\sigma^2} - \tfrac12)`
     of Definition 5.5.
 
-    :math:`D = h(\\sigma)` is the positive root of :math:`D^2\\sigma + D - \\sigma = 0`, the
+    :math:`D = h(\sigma)` is the positive root of :math:`D^2\sigma + D - \sigma = 0`, the
     stationarity condition of the per-pair joint loss (proof of Theorem 5.6). It is evaluated
-    in the cancellation-free form :math:`2\\sigma / (1 + \\sqrt{1 + 4\\sigma^2})`, which also
+    in the cancellation-free form :math:`2\sigma / (1 + \sqrt{1 + 4\sigma^2})`, which also
     extends it continuously to :math:`h(0) = 0`.
 
     Parameters

@@ -19,7 +19,7 @@ from ._checks import choice, integer
 from .closed_forms import has_closed_form, pair_objective, pair_solution, weight_pattern
 from .cosine import CosineTiltedModel, check_temperature
 from .errors import OptionError
-from .gaussian import check_joint
+from .gaussian import _readonly, check_joint
 from .numerical import Certificate, minimize_numerically
 from .objectives import LOSSES, loss_weights
 from .tilting import TILTINGS, encoder_products, tilted
@@ -98,21 +98,18 @@ def _closed_form(mu, loss, tilting, weights, rank):
         None if x is None else np.where(kept, x, 0.0) for x in (alpha, beta, gamma)
     )
     objective = float(np.sum(pair_objective(loss, weights, sigma, alpha, beta, gamma)))
-    xu = canonical.weights_u[:, :rank]
-    xv = canonical.weights_v[:, :rank]
     a = alpha[:rank]
-    A = (xu * a) @ xv.T
+    A = canonical.product("u", "v", a)
     if tilting == "inner":
         B = C = None
         g_scale = h_scale = np.sqrt(a)  # balanced factorization, alpha >= 0
     else:
         b, c = beta[:rank], gamma[:rank]
-        B = (xu * b) @ xu.T
-        C = (xv * c) @ xv.T
-        B, C = 0.5 * (B + B.T), 0.5 * (C + C.T)
+        B = canonical.product("u", "u", b)
+        C = canonical.product("v", "v", c)
         g_scale, h_scale = np.sqrt(b), np.sqrt(c)  # g * h = alpha on every closed form
-    G = g_scale[:, None] * xu.T
-    H = h_scale[:, None] * xv.T
+    G = _readonly(g_scale[:, None] * canonical.weights_u[:, :rank].T)
+    H = _readonly(h_scale[:, None] * canonical.weights_v[:, :rank].T)
     return Solution(
         mu=mu,
         loss=loss,
@@ -221,9 +218,10 @@ def minimize(
     if tilting == "cosine":
         A = B = C = None
     else:
-        A, B, C = encoder_products(G, H)
+        A, B, C = (_readonly(x) for x in encoder_products(G, H))
         if tilting == "inner":
             B = C = None
+    G, H = _readonly(G), _readonly(H)
     return Solution(
         mu=mu,
         loss=loss,

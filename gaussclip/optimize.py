@@ -1,8 +1,8 @@
-"""A small L-BFGS minimizer that respects an objective's domain.
+r"""A small L-BFGS minimizer that respects an objective's domain.
 
 SciPy's L-BFGS-B stops at the first trial point where the objective is infinite, which happens
 for the joint loss of the inner tilting (its density cannot be normalized outside
-:math:`\\|\\mathcal C_{uu}^{1/2}A\\,\\mathcal C_{vv}^{1/2}\\|_2 < 1`). This version backtracks
+:math:`\|\mathcal C_{uu}^{1/2}A\,\mathcal C_{vv}^{1/2}\|_2 < 1`). This version backtracks
 from such points (Armijo line search) and is otherwise the textbook two-loop recursion
 (Nocedal & Wright, Algorithm 7.4).
 """
@@ -24,8 +24,9 @@ MAX_HALVINGS = 60
 #: directional derivative (Hager and Zhang's approximate Wolfe condition), so the gradient keeps
 #: going down; 1e-13 is a few hundred ulps of an O(1) sum of logarithms and traces.
 ROUNDING_BAND = 1e-13
-#: Give up when the gradient norm has not halved for this many iterations: the iterates are
-#: then moving inside the rounding band of f (seen only at extreme condition numbers).
+#: Give up when, for this many iterations, the gradient norm has not halved and f has not left
+#: the rounding band: the iterates are then wandering at rounding level (seen only at extreme
+#: condition numbers). Slow but real progress in a long valley does not count as a stall.
 STALL_ITERATIONS = 200
 
 
@@ -96,14 +97,15 @@ def lbfgs(fun_and_grad, x0, *, gtol=1e-9, max_iter=5000, memory=20, ftol=0.0):
     if not np.isfinite(f):
         raise ValueError("lbfgs: the objective is not finite at the starting point.")
     pairs = deque(maxlen=memory)
-    best_gnorm, best_iteration = np.inf, 0
+    best_gnorm, mark_f, mark_iteration = np.inf, f, 0
     for iteration in range(max_iter):
         gnorm = np.max(np.abs(g), initial=0.0)
         if gnorm <= gtol:
             return OptimizeResult(x, f, g, iteration, True, "gradient tolerance reached")
-        if gnorm < 0.5 * best_gnorm:
-            best_gnorm, best_iteration = gnorm, iteration
-        elif iteration - best_iteration > STALL_ITERATIONS:
+        if gnorm < 0.5 * best_gnorm or mark_f - f > ROUNDING_BAND * (1.0 + abs(f)):
+            best_gnorm = min(best_gnorm, gnorm)
+            mark_f, mark_iteration = f, iteration
+        elif iteration - mark_iteration > STALL_ITERATIONS:
             return OptimizeResult(x, f, g, iteration, False, "stalled at rounding level")
         direction = -_two_loop(g, list(pairs))
         slope = float(g @ direction)

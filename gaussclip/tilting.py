@@ -1,19 +1,19 @@
-"""The learned model: a tilting of the product of marginals :math:`\\mu_u\\otimes\\mu_v`.
+r"""The learned model: a tilting of the product of marginals :math:`\mu_u\otimes\mu_v`.
 
 With linear encoders :math:`g_u(u) = G(u - m_u)`, :math:`g_v(v) = H(v - m_v)` (centred affine
-encoders, footnote 4) the two Gaussian tiltings of Section 5 give Gaussian models :math:`\\nu`
-with the mean of :math:`\\mu` and the precision
+encoders, footnote 4) the two Gaussian tiltings of Section 5 give Gaussian models :math:`\nu`
+with the mean of :math:`\mu` and the precision
 
-* inner tilting :math:`\\exp\\langle g_u, g_v\\rangle` (eq. 40), :math:`A = G^\\top H`:
+* inner tilting :math:`\exp\langle g_u, g_v\rangle` (eq. 40), :math:`A = G^\top H`:
 
-  .. math:: \\mathcal C_\\theta^{-1} = \\begin{bmatrix}\\mathcal C_{uu}^{-1} & -A \\\\
-            -A^\\top & \\mathcal C_{vv}^{-1}\\end{bmatrix}
+  .. math:: \mathcal C_\theta^{-1} = \begin{bmatrix}\mathcal C_{uu}^{-1} & -A \\
+            -A^\top & \mathcal C_{vv}^{-1}\end{bmatrix}
 
-* quadratic tilting :math:`\\exp(-\\tfrac12|g_u - g_v|^2)` (eq. 47), with also
-  :math:`B = G^\\top G`, :math:`C = H^\\top H`:
+* quadratic tilting :math:`\exp(-\tfrac12|g_u - g_v|^2)` (eq. 47), with also
+  :math:`B = G^\top G`, :math:`C = H^\top H`:
 
-  .. math:: \\mathcal C_\\theta^{-1} = \\begin{bmatrix}\\mathcal C_{uu}^{-1} + B & -A \\\\
-            -A^\\top & \\mathcal C_{vv}^{-1} + C\\end{bmatrix}
+  .. math:: \mathcal C_\theta^{-1} = \begin{bmatrix}\mathcal C_{uu}^{-1} + B & -A \\
+            -A^\top & \mathcal C_{vv}^{-1} + C\end{bmatrix}
 
 Their conditionals (41), (48) are Gaussian even when the joint model cannot be normalized.
 """
@@ -29,7 +29,7 @@ TILTINGS = ("inner", "quadratic", "cosine")
 
 
 def encoder_products(G, H):
-    """The products :math:`A = G^\\top H`, :math:`B = G^\\top G`, :math:`C = H^\\top H`.
+    r"""The products :math:`A = G^\top H`, :math:`B = G^\top G`, :math:`C = H^\top H`.
 
     Parameters
     ----------
@@ -94,7 +94,7 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
 
 
 def precision(mu, A, B=None, C=None):
-    """The precision matrix of :math:`\\nu` (eq. 40 if ``B`` and ``C`` are None, else eq. 47).
+    r"""The precision matrix of :math:`\nu` (eq. 40 if ``B`` and ``C`` are None, else eq. 47).
 
     Returns a (n_u + n_v, n_u + n_v) array; it need not be positive definite.
     """
@@ -104,12 +104,12 @@ def precision(mu, A, B=None, C=None):
 
 
 def _whitened_norm(mu, A):
-    """Spectral norm of :math:`\\mathcal C_{uu}^{1/2} A\\,\\mathcal C_{vv}^{1/2}`."""
+    r"""Spectral norm of :math:`\mathcal C_{uu}^{1/2} A\,\mathcal C_{vv}^{1/2}`."""
     return float(np.linalg.norm(mu.spd("u").sqrt @ A @ mu.spd("v").sqrt, 2))
 
 
 def precision_spd(mu, A, B=None, C=None):
-    """The factorized precision of :math:`\\nu` (see :func:`precision`).
+    r"""The factorized precision of :math:`\nu` (see :func:`precision`).
 
     Raises
     ------
@@ -136,7 +136,7 @@ def precision_spd(mu, A, B=None, C=None):
 
 
 def tilted(mu, A, B=None, C=None):
-    """The learned joint model :math:`\\nu` for parameters (A) or (A, B, C).
+    r"""The learned joint model :math:`\nu` for parameters (A) or (A, B, C).
 
     ``B`` and ``C`` both None gives the inner tilting (eq. 40); otherwise the quadratic tilting
     (eq. 47), a missing one of ``B``, ``C`` meaning zero.
@@ -144,7 +144,7 @@ def tilted(mu, A, B=None, C=None):
     Parameters
     ----------
     mu : JointGaussian
-        The data distribution; :math:`\\nu` tilts its marginals and shares its mean.
+        The data distribution; :math:`\nu` tilts its marginals and shares its mean.
     A : (n_u, n_v) array_like
     B : (n_u, n_u) array_like, optional
     C : (n_v, n_v) array_like, optional
@@ -158,7 +158,7 @@ def tilted(mu, A, B=None, C=None):
     DomainError
         When the precision is not positive definite, so the tilted density cannot be
         normalized. For the inner tilting this happens exactly when
-        :math:`\\|\\mathcal C_{uu}^{1/2} A\\,\\mathcal C_{vv}^{1/2}\\|_2 \\ge 1`.
+        :math:`\|\mathcal C_{uu}^{1/2} A\,\mathcal C_{vv}^{1/2}\|_2 \ge 1`.
 
     Examples
     --------
@@ -174,10 +174,10 @@ def tilted(mu, A, B=None, C=None):
 
 
 def conditional_precision(mu, side, A, B=None, C=None):
-    """Gain and precision of the model conditional :math:`\\nu_{u|v}` or :math:`\\nu_{v|u}`.
+    r"""Gain and precision of the model conditional :math:`\nu_{u|v}` or :math:`\nu_{v|u}`.
 
-    For ``side="u"``: :math:`\\nu_{u|v} = N(m_u + P^{-1}A(v - m_v), P^{-1})` with
-    :math:`P = \\mathcal C_{uu}^{-1} + B` (eq. 48a; eq. 41a when B = 0). Returns
+    For ``side="u"``: :math:`\nu_{u|v} = N(m_u + P^{-1}A(v - m_v), P^{-1})` with
+    :math:`P = \mathcal C_{uu}^{-1} + B` (eq. 48a; eq. 41a when B = 0). Returns
     ``(P^{-1} A, SPD(P))``; for ``side="v"`` the same with ``A^T`` and ``C`` (eq. 48b).
     """
     extra, coupling = (B, A) if side == "u" else (C, A.T)
@@ -194,11 +194,11 @@ def conditional_precision(mu, side, A, B=None, C=None):
 
 
 def tilted_conditional(mu, side, given, A, B=None, C=None):
-    """The model conditional :math:`\\nu_{u|v}(\\cdot|v)` (``side="u"``, ``given`` = v) or
-    :math:`\\nu_{v|u}(\\cdot|u)` as a :class:`~gaussclip.Gaussian` (eqs. 41, 48).
+    r"""The model conditional :math:`\nu_{u|v}(\cdot|v)` (``side="u"``, ``given`` = v) or
+    :math:`\nu_{v|u}(\cdot|u)` as a :class:`~gaussclip.Gaussian` (eqs. 41, 48).
 
     Exists for every A (the joint model need not): e.g. for the inner tilting
-    :math:`\\nu_{u|v} = N(\\mathcal C_{uu} A v, \\mathcal C_{uu})`.
+    :math:`\nu_{u|v} = N(\mathcal C_{uu} A v, \mathcal C_{uu})`.
 
     Examples
     --------

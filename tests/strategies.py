@@ -23,7 +23,8 @@ def spd_from_spectrum(rng, n, condition):
     """``Q diag(lam) Q^T`` with eigenvalues log-spaced in [1, condition], randomly scaled."""
     lam = np.geomspace(1.0, condition, n) * rng.uniform(0.2, 5.0)
     q = orthogonal(rng, n)
-    return (q * rng.permutation(lam)) @ q.T
+    m = (q * rng.permutation(lam)) @ q.T
+    return 0.5 * (m + m.T)
 
 
 def joint_from_canonical(rng, n_u, n_v, sigma, condition_u, condition_v):
