@@ -112,7 +112,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, effective_n_jobs
 from tqdm import tqdm
 
 from .. import io as gio
@@ -323,6 +323,8 @@ def trajectories(
     n_steps, record_every = _steps(dt, T, record_every)
     chunk_size = integer(chunk_size, "chunk_size", 1, 10**6)
     n_jobs = integer(n_jobs, "n_jobs", -16, 64)
+    # at least one chunk per worker (results do not depend on the chunking)
+    chunk_size = min(chunk_size, -(-n // effective_n_jobs(n_jobs)))
     starts = range(0, n, chunk_size)
     tasks = (
         delayed(_integrate_chunk)(
