@@ -160,25 +160,25 @@ def wavevectors(radius=GRID_RADIUS):
 ZERO_MODE = 24  # index of k = (0, 0) in wavevectors(3)
 
 
-def frequencies(kv, seed=FLOW_SEED, max_frequency=MAX_FREQUENCY):
+def frequencies(wavevectors, seed=FLOW_SEED, max_frequency=MAX_FREQUENCY):
     """Temporal frequencies ``w_k ~ Uniform(-max_frequency, max_frequency)``, i.i.d.: (K,).
 
     Drawn from their own random stream of ``seed`` (independent of the coefficients' stream).
     """
-    kv = _wavevectors_array(kv)
+    kv = _wavevectors_array(wavevectors)
     max_frequency = _positive(max_frequency, "max_frequency", allow_zero=True)
     rng = np.random.default_rng([_FREQ_STREAM, _seed(seed, "seed")])
     return rng.uniform(-max_frequency, max_frequency, size=kv.shape[0])
 
 
-def coefficient_std(kv, decay=DECAY, rms_speed=RMS_SPEED):
+def coefficient_std(wavevectors, decay=DECAY, rms_speed=RMS_SPEED):
     """Standard deviations ``sqrt(E|c_k|^2) = a |k|^(-decay)`` (0 for k = 0): (K,).
 
     ``a`` makes the root-mean-square speed ``sqrt(E|w(x, t)|^2)`` equal ``rms_speed``, using
     ``E|w|^2 = 2 pi^2 a^2 sum_k |k|^(2 - 2 decay)`` (each circular mode contributes
     ``(2 pi |k|)^2 E|c_k|^2 / 2``).
     """
-    kv = _wavevectors_array(kv)
+    kv = _wavevectors_array(wavevectors)
     decay = float(finite_array(decay, "decay", ndim=0))
     rms_speed = _positive(rms_speed, "rms_speed")
     norm = np.hypot(kv[:, 0], kv[:, 1])
@@ -187,11 +187,13 @@ def coefficient_std(kv, decay=DECAY, rms_speed=RMS_SPEED):
     shape[nonzero] = norm[nonzero] ** (-decay)
     energy = 2.0 * np.pi**2 * np.sum(norm**2 * shape**2)
     if energy == 0:
-        raise ShapeError("`kv` must contain a non-zero wavevector; only k = 0 moves nothing.")
+        raise ShapeError(
+            "`wavevectors` must contain a non-zero wavevector; k = 0 alone moves nothing."
+        )
     return shape * (rms_speed / np.sqrt(energy))
 
 
-def sample_coefficients(n, rng, kv, decay=DECAY, rms_speed=RMS_SPEED):
+def sample_coefficients(n, rng, wavevectors, decay=DECAY, rms_speed=RMS_SPEED):
     """Complex coefficients ``c_k = std_k (xi + i eta) / sqrt(2)``: (n, K) complex128.
 
     Row ``i`` depends only on the first ``i + 1`` draws of ``rng``, so a smaller ``n`` gives a
@@ -199,7 +201,7 @@ def sample_coefficients(n, rng, kv, decay=DECAY, rms_speed=RMS_SPEED):
     """
     n = integer(n, "n", 1, 10**8)
     rng = generator(rng)
-    std = coefficient_std(kv, decay, rms_speed)
+    std = coefficient_std(wavevectors, decay, rms_speed)
     z = rng.standard_normal((n, std.shape[0], 2))
     return (z[..., 0] + 1j * z[..., 1]) * (std / np.sqrt(2.0))
 
@@ -219,7 +221,7 @@ def to_complex(reals):
     return reals[..., :k] + 1j * reals[..., k:]
 
 
-def potential(x, t, coeffs, freqs, kv):
+def potential(x, t, coeffs, freqs, wavevectors):
     """The potential psi(x, t) of eq. (59), by direct summation (for plots and checks).
 
     Parameters
@@ -231,18 +233,18 @@ def potential(x, t, coeffs, freqs, kv):
     coeffs : (n, K) or (K,) complex array_like
         One potential per position, or one for all positions.
     freqs : (K,) array_like
-    kv : (K, 2) integer array_like
+    wavevectors : (K, 2) integer array_like
 
     Returns
     -------
     (n,) float64 array
     """
-    x, t, coeffs, freqs, kv = _check_field_args(x, t, coeffs, freqs, kv)
+    x, t, coeffs, freqs, kv = _check_field_args(x, t, coeffs, freqs, wavevectors)
     phase = np.exp(1j * (freqs * t + _TWO_PI * (x @ kv.T)))  # (n, K)
     return np.sum(coeffs * phase, axis=-1).real
 
 
-def velocity(x, t, coeffs, freqs, kv):
+def velocity(x, t, coeffs, freqs, wavevectors):
     """The velocity ``w = J grad psi`` of eq. (58) at positions ``x`` and time ``t``.
 
     Parameters are those of :func:`potential`. Computed with the simulator's kernel (the real
@@ -260,7 +262,7 @@ def velocity(x, t, coeffs, freqs, kv):
     >>> velocity(np.full((3, 2), 0.5), 0.0, c, frequencies(kv), kv).shape
     (3, 2)
     """
-    x, t, coeffs, freqs, kv = _check_field_args(x, t, coeffs, freqs, kv)
+    x, t, coeffs, freqs, kv = _check_field_args(x, t, coeffs, freqs, wavevectors)
     coeffs = np.broadcast_to(coeffs, (x.shape[0], kv.shape[0]))
     flow = _Flow(kv, freqs)
     psi = flow.psi_matrices(flow.inputs(coeffs), np.array([t]))[0]
@@ -276,7 +278,7 @@ def record_times(dt=DT, T=T, record_every=RECORD_EVERY):
 def trajectories(
     coeffs,
     freqs,
-    kv,
+    wavevectors,
     x0=X0,
     dt=DT,
     T=T,
@@ -293,7 +295,7 @@ def trajectories(
     coeffs : (n, K) complex array_like
         One flow per sample.
     freqs : (K,) array_like
-    kv : (K, 2) integer array_like
+    wavevectors : (K, 2) integer array_like
     x0 : (2,) or (n, 2) array_like
         Release point(s); default (0.75, 0.75).
     dt, T : float
@@ -312,7 +314,7 @@ def trajectories(
     (n, J, 2) float64 array
         Unwrapped positions at :func:`record_times` (the start ``x0`` is not included).
     """
-    kv = _wavevectors_array(kv)
+    kv = _wavevectors_array(wavevectors)
     coeffs = _complex_coeffs(coeffs, kv.shape[0], ndim=2)
     freqs = finite_array(freqs, "freqs", shape=(kv.shape[0],))
     n = coeffs.shape[0]
