@@ -79,6 +79,11 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["figures"]:
+        # argparse.REMAINDER does not capture options that come first (`figures --quick`), so
+        # everything after `figures` goes to the figure runner unparsed.
+        return _figures(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -1,0 +1,189 @@
+r"""Plotting-free summaries of distributions, for figures, notebooks and tests.
+
+A figure shows a curve; its JSON companion should state the numbers *of that curve*. These
+helpers compute them from the very arrays that are plotted, so a figure that plots the wrong
+thing is caught by comparing them with the engine's exact values:
+
+* :func:`moments_1d` / :func:`moments_2d` -- mass, mean and (co)variance of a density sampled
+  on a grid (trapezoidal rule); exact Gaussian values come from the engine, non-Gaussian models
+  (the cosine tilting) have no other route;
+* :func:`gaussian_band` -- pointwise central intervals :math:`m_i \pm z\sqrt{C_{ii}}` of a
+  Gaussian vector (the shaded 95% bands of Figure 7);
+* :func:`band_coverage` -- the fraction of sampled values inside such a band.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.integrate
+import scipy.stats
+
+from ._checks import finite_array
+from .errors import OptionError, ShapeError
+from .gaussian import Gaussian
+
+
+@dataclass(frozen=True)
+class GridMoments:
+    """Moments of a density known on a grid.
+
+    Attributes
+    ----------
+    mass : float
+        :math:`\\int p`, close to 1 when the grid covers the bulk of the density.
+    mean : float or (2,) array
+        :math:`\\int x\\,p / \\int p`.
+    var : float or (2, 2) array
+        Variance (1-D) or covariance matrix (2-D) of the normalized density.
+    """
+
+    mass: float
+    mean: object
+    var: object
+
+
+def _grid(x, name):
+    x = finite_array(x, name, ndim=1)
+    if x.size < 3 or np.any(np.diff(x) <= 0):
+        raise ShapeError(f"`{name}` must be an increasing grid of at least 3 points.")
+    return x
+
+
+def _density(values, shape, name):
+    values = finite_array(values, name, shape=shape)
+    if np.any(values < 0):
+        raise ShapeError(f"`{name}` must be non-negative (a density); got a negative value.")
+    return values
+
+
+def moments_1d(x, density):
+    r"""Mass, mean and variance of a 1-D density sampled on a grid (trapezoidal rule).
+
+    Parameters
+    ----------
+    x : (m,) array_like
+        Increasing grid.
+    density : (m,) array_like
+        Non-negative density values :math:`p(x_i)`.
+
+    Returns
+    -------
+    GridMoments
+        With float ``mean`` and ``var`` of the normalized density :math:`p/\int p`.
+
+    Examples
+    --------
+    >>> x = np.linspace(-10.0, 10.0, 2001)
+    >>> m = moments_1d(x, Gaussian([1.0], [[2.0]]).pdf(x[:, None]))
+    >>> round(m.mass, 6), round(m.mean, 6), round(m.var, 6)
+    (1.0, 1.0, 2.0)
+    """
+    x = _grid(x, "x")
+    p = _density(density, (x.size,), "density")
+    mass = float(scipy.integrate.trapezoid(p, x))
+    if mass <= 0:
+        raise ShapeError("`density` must have positive mass on the grid; it is zero everywhere.")
+    mean = float(scipy.integrate.trapezoid(x * p, x) / mass)
+    var = float(scipy.integrate.trapezoid((x - mean) ** 2 * p, x) / mass)
+    return GridMoments(mass, mean, var)
+
+
+def moments_2d(x, y, density):
+    r"""Mass, mean and covariance of a 2-D density on the grid ``x`` by ``y``.
+
+    Parameters
+    ----------
+    x : (m,) array_like
+    y : (k,) array_like
+        Increasing grids of the first and second coordinate.
+    density : (k, m) array_like
+        :math:`p(x_j, y_i)` at row i, column j (the ``meshgrid(x, y)`` layout that
+        ``contourf(x, y, density)`` draws).
+
+    Returns
+    -------
+    GridMoments
+        With (2,) ``mean`` and (2, 2) ``var``.
+
+    Examples
+    --------
+    >>> x = np.linspace(-8.0, 8.0, 321)
+    >>> xx, yy = np.meshgrid(x, x)
+    >>> g = Gaussian([0.0, 0.0], [[1.5, 1.0], [1.0, 1.5]])
+    >>> p = g.pdf(np.stack([xx.ravel(), yy.ravel()], axis=1)).reshape(xx.shape)
+    >>> moments_2d(x, x, p).var.round(6)
+    array([[1.5, 1. ],
+           [1. , 1.5]])
+    """
+    x, y = _grid(x, "x"), _grid(y, "y")
+    p = _density(density, (y.size, x.size), "density")
+    xx, yy = np.meshgrid(x, y)
+
+    def integral(values):
+        return float(scipy.integrate.trapezoid(scipy.integrate.trapezoid(values, x, axis=1), y))
+
+    mass = integral(p)
+    if mass <= 0:
+        raise ShapeError("`density` must have positive mass on the grid; it is zero everywhere.")
+    mean = np.array([integral(xx * p), integral(yy * p)]) / mass
+    dx, dy = xx - mean[0], yy - mean[1]
+    cxy = integral(dx * dy * p) / mass
+    cov = np.array([[integral(dx * dx * p) / mass, cxy], [cxy, integral(dy * dy * p) / mass]])
+    return GridMoments(mass, mean, cov)
+
+
+def _level(level):
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise OptionError(f"`level` must be in (0, 1), e.g. 0.95; got {level!r}.")
+    return level
+
+
+def gaussian_band(gaussian, level=0.95):
+    r"""Pointwise central intervals of a Gaussian vector.
+
+    .. math:: m_i \pm z\,\sqrt{C_{ii}},\qquad z = \Phi^{-1}\bigl(\tfrac{1 + level}{2}\bigr)
+
+    (z = 1.96 for 95%). Each coordinate lies in its interval with probability ``level``; the
+    band as a whole does not (it is not a simultaneous band).
+
+    Parameters
+    ----------
+    gaussian : Gaussian
+    level : float in (0, 1)
+
+    Returns
+    -------
+    lower, upper : (d,) arrays
+
+    Examples
+    --------
+    >>> lower, upper = gaussian_band(Gaussian([0.0, 1.0], [[1.0, 0.0], [0.0, 4.0]]))
+    >>> lower.round(3), upper.round(3)
+    (array([-1.96, -2.92]), array([1.96, 4.92]))
+    """
+    if not isinstance(gaussian, Gaussian):
+        raise OptionError(
+            f"`gaussian` must be a gaussclip.Gaussian (e.g. mu.conditional('u', v)); got "
+            f"{type(gaussian).__name__}."
+        )
+    z = float(scipy.stats.norm.ppf(0.5 + 0.5 * _level(level)))
+    half_width = z * np.sqrt(np.diag(gaussian.cov))
+    return gaussian.mean - half_width, gaussian.mean + half_width
+
+
+def band_coverage(samples, lower, upper):
+    """Fraction of the entries of ``samples`` (n, d) inside ``[lower, upper]`` (each (d,)),
+    averaged over samples and coordinates; about ``level`` for draws from the Gaussian of
+    :func:`gaussian_band`.
+
+    Examples
+    --------
+    >>> band_coverage([[0.0, 5.0], [1.0, 1.0]], [-1.0, 0.0], [1.0, 2.0])
+    0.75
+    """
+    lower = finite_array(lower, "lower", ndim=1)
+    upper = finite_array(upper, "upper", shape=lower.shape)
+    samples = finite_array(samples, "samples", shape=(None, lower.size))
+    inside = (samples >= lower) & (samples <= upper)
+    return float(np.mean(inside))

@@ -1,0 +1,275 @@
+"""Smoke test of every figure script, with the theory each figure illustrates checked on the
+numbers of its JSON (means matched, variances inflated, joint marginals closer, ...).
+
+Scripts are *discovered*: a new ``figNN_<slug>.py`` is run here automatically and fails until it
+has an entry in :data:`CHECKS`.
+"""
+
+import importlib
+import json
+import sys
+import types
+
+import joblib
+import numpy as np
+import pytest
+
+import gaussclip as gc
+from gaussclip.cli import main as gaussclip_main
+from gaussclip.data import gp
+from paper_figures import _common
+from paper_figures.__main__ import SUMMARY_NAME, discover, run
+from paper_figures.__main__ import main as figures_main
+from paper_figures.paths import FIGURES_DIR, REPO_ROOT, SCRIPTS_DIR
+
+SCRIPTS = discover()
+#: The 2-D example: Var u = Var v = 1.5, Cov = 1, canonical correlation 2/3.
+C_UU = 1.5
+SIGMA = 2.0 / 3.0
+C_COND = C_UU - 1.0 / C_UU
+#: Engine closed forms against each other: rounding only.
+EXACT = 1e-10
+#: Trapezoidal moments on the tiny grids (h = 0.1 in 1-D, 0.2 in 2-D, on [-7, 7]) against exact
+#: moments; the rule is spectrally accurate for Gaussians and O(h^2) across the cosine model's
+#: jump at 0 (a cell midpoint). Observed errors are below 1e-4.
+GRID_RTOL = 2e-3
+#: Band coverage of 400 conditional samples: nominal 0.95, binomial standard error ~0.011 per
+#: coordinate; averaging over coordinates only shrinks it.
+COVERAGE_RANGE = (0.90, 0.99)
+#: 2-D trapezoidal moments of the cosine model, whose density jumps along both axes: O(h^2)
+#: error, 2.3e-3 relative at the tiny mesh (h = 0.2), 1e-4 at the quick one.
+JUMP_2D_RTOL = 1e-2
+
+
+# --------------------------------------------------------------------------- theory per figure
+def _close(a, b, rtol=GRID_RTOL):
+    """``a == b`` to ``rtol`` relative to the size of ``b`` (entries near 0 included)."""
+    b = np.asarray(b, dtype=float)
+    atol = rtol * max(1.0, float(np.max(np.abs(b))))
+    np.testing.assert_allclose(np.asarray(a, dtype=float), b, rtol=rtol, atol=atol)
+
+
+def _grid_matches_exact(entry):
+    _close(entry["model_grid"]["mean"], entry["model"]["mean"])
+    _close(entry["model_grid"]["var"], entry["model"]["var"])
+    assert abs(entry["model_grid"]["mass"] - 1.0) < GRID_RTOL
+
+
+def check_fig01(n):
+    _close(n["reference"]["cov"], np.diag([C_UU, C_UU]), rtol=EXACT)
+    _close(n["target"]["cov"], [[C_UU, 1.0], [1.0, C_UU]], rtol=EXACT)
+    for key in ("reference", "target"):
+        _close(n[key]["grid"]["var"], n[key]["cov"])
+    mutual_information = -0.5 * np.log(1.0 - SIGMA**2)
+    _close(n["canonical_correlation"], SIGMA, rtol=EXACT)
+    # KL(mu || mu_u x mu_v) is the mutual information
+    _close([n["mutual_information"], n["kl_target_reference"]], [mutual_information] * 2, EXACT)
+
+
+def check_fig02(n):
+    """Theorem 5.1 / Corollary 5.2: means matched, conditional variances = C_uu > C_u|v;
+    marginal variance C_uu / (1 - sigma^2) (eq. 55a)."""
+    for side in ("u", "v"):
+        cond = n[f"conditional_{side}"]
+        assert abs(cond["model"]["mean"] - cond["data"]["mean"]) < EXACT
+        _close(cond["data"]["var"], C_COND, rtol=EXACT)
+        _close(cond["model"]["var"], C_UU, rtol=EXACT)
+        assert cond["model"]["var"] > cond["data"]["var"]
+        _close(n[f"marginal_{side}"]["model"]["var"], C_UU / (1 - SIGMA**2), rtol=EXACT)
+        for key in (f"conditional_{side}", f"marginal_{side}"):
+            _grid_matches_exact(n[key])
+    assert n["solution"]["method"] == "closed-form"
+
+
+def check_fig03(n):
+    """Theorem 5.3 / Corollary 5.4: u|v exact, v|u not; the one-sided objective is zero."""
+    cond_u, cond_v = n["conditional_u"], n["conditional_v"]
+    assert abs(cond_u["model"]["mean"] - cond_u["data"]["mean"]) < EXACT
+    assert abs(cond_u["model"]["var"] - cond_u["data"]["var"]) < EXACT
+    mismatch = abs(cond_v["model"]["mean"] - cond_v["data"]["mean"]) + abs(
+        cond_v["model"]["var"] - cond_v["data"]["var"]
+    )
+    assert mismatch > 0.1
+    assert abs(n["solution"]["objective"]) < EXACT
+    assert n["solution"]["weights"] == [2.0, 0.0] and n["solution"]["tilting"] == "quadratic"
+    for key in ("conditional_u", "conditional_v", "marginal_u", "marginal_v"):
+        _grid_matches_exact(n[key])
+
+
+def check_fig04(n):
+    """Theorem 5.6 / Corollary 5.7: marginal variance C_uu / (1 - h(sigma)^2) (eq. 55b), closer
+    to C_uu than cond x inner's; conditional means shrunk towards 0 (biased)."""
+    for side in ("u", "v"):
+        marginal = n[f"marginal_{side}"]
+        _close(marginal["model"]["var"], C_UU / (1 - float(gc.h(SIGMA)) ** 2), rtol=EXACT)
+        data = marginal["data"]["var"]
+        assert abs(marginal["model"]["var"] - data) < abs(marginal["compare"]["var"] - data)
+        cond = n[f"conditional_{side}"]
+        assert 0 < cond["model"]["mean"] < cond["data"]["mean"] - 0.1
+        _grid_matches_exact(cond)
+        _grid_matches_exact(marginal)
+    assert n["compare_solution"]["loss"] == "cond"
+
+
+def check_fig05(n):
+    """The joint loss gives the model closest to mu in KL(mu || nu)."""
+    keys = ("cond_inner", "cond_quadratic_2_0", "joint_inner")
+    kl = {key: n[key]["kl_data_model"] for key in keys}
+    assert min(kl, key=kl.get) == "joint_inner"
+    assert all(value > 0 for value in kl.values())
+    for key in keys:
+        _close(n[key]["model_grid"]["var"], n[key]["model_cov"])
+    # cond x inner inflates both variances; cond x quadratic (2, 0) shrinks both
+    assert np.all(np.diag(n["cond_inner"]["model_cov"]) > C_UU)
+    assert np.all(np.diag(n["cond_quadratic_2_0"]["model_cov"]) < C_UU)
+
+
+def check_fig06(n):
+    """Cosine tilting in 1-D: nu tilts mu_u x mu_v by exp(kappa sign(u) sign(v)), |kappa| = 1
+    with n_e = 1. Checked against the half-Gaussian closed forms worked out here."""
+    sol = n["solution"]
+    assert sol["method"] == "numerical" and sol["certificate"]["converged"]
+    assert n["model_exact"]
+    kappa = n["kappa"]
+    assert abs(abs(kappa) - 1.0) < EXACT and kappa > 0  # positive correlation captured
+    # nu_{u|v}(u|v) = mu_u(u) exp(kappa sign(u)) / cosh(kappa) for v > 0: mean
+    # tanh(kappa) E|u| = tanh(kappa) sqrt(2 C_uu / pi), variance C_uu - mean^2
+    mean = np.tanh(kappa) * np.sqrt(2.0 * C_UU / np.pi)
+    for side in ("u", "v"):
+        cond = n[f"conditional_{side}"]
+        _close(cond["model_grid"]["mean"], mean)
+        _close(cond["model_grid"]["var"], C_UU - mean**2)
+        _close(cond["density_ratio_across_zero"], np.exp(2.0 * kappa), rtol=1e-6)
+        assert n[f"marginal_{side}_max_abs_log_error"] < EXACT  # marginals exact in 1-D
+    # joint: Cov(u, v) = E[u sign(u)] E[v sign(v)] tanh(kappa) = (2 C_uu / pi) tanh(kappa)
+    cov = np.asarray(n["joint_grid"]["var"])
+    _close(cov[0, 1], 2.0 * C_UU / np.pi * np.tanh(kappa), rtol=JUMP_2D_RTOL)
+    _close(np.diag(cov), [C_UU, C_UU], rtol=JUMP_2D_RTOL)
+
+
+def check_fig07(n):
+    """Exact GP conditionals: bands are mean +- 1.96 sd and cover ~95% of the samples; the w|v
+    mean is the first n_v terms of the KL expansion with coefficients v."""
+    for key in ("w_given_v", "u_given_v", "v_given_u"):
+        entry = n[key]
+        mean, std = np.asarray(entry["mean"]), np.asarray(entry["std"])
+        _close(entry["lower"], mean - 1.959963984540054 * std, rtol=EXACT)
+        _close(entry["upper"], mean + 1.959963984540054 * std, rtol=EXACT)
+        assert COVERAGE_RANGE[0] < entry["sample_coverage"] < COVERAGE_RANGE[1]
+        assert entry["n_samples"] == 400
+    x = np.asarray(n["w_given_v"]["x"])
+    v = np.asarray(n["realization"]["v"])
+    lam = gp.eigenvalues()
+    expected = np.sqrt(2.0) * np.cos(np.pi * np.outer(x, np.arange(1, 6))) @ (np.sqrt(lam[:5]) * v)
+    _close(n["w_given_v"]["mean"], expected, rtol=1e-9)
+    # conditioning informs: v|u is tighter than the prior N(0, 1); u|v is above the noise floor
+    assert np.all(np.asarray(n["v_given_u"]["std"]) < 1.0)
+    assert np.all(np.asarray(n["u_given_v"]["std"]) > n["config"]["noise_std"])
+    sigma = np.asarray(n["canonical_correlations"])
+    assert sigma.shape == (5,) and np.all((0 < sigma) & (sigma < 1))
+
+
+CHECKS = {
+    1: check_fig01,
+    2: check_fig02,
+    3: check_fig03,
+    4: check_fig04,
+    5: check_fig05,
+    6: check_fig06,
+    7: check_fig07,
+}
+
+
+# --------------------------------------------------------------------------- the smoke test
+def test_discovery_finds_every_script():
+    """Guard against a pattern that silently matches nothing or skips a misnamed script."""
+    assert set(range(1, 8)) <= set(SCRIPTS)
+    candidates = sorted(p.stem for p in SCRIPTS_DIR.glob("fig*.py"))
+    assert candidates == sorted(name.split(".")[-1] for name in SCRIPTS.values())
+
+
+@pytest.mark.parametrize("number", sorted(SCRIPTS))
+def test_figure_script_writes_png_and_json_obeying_the_theory(number, tmp_path):
+    module = importlib.import_module(SCRIPTS[number])
+    stem = SCRIPTS[number].split(".")[-1]
+    module.main(tmp_path, "tiny")
+    png, record = tmp_path / f"{stem}.png", tmp_path / f"{stem}.json"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+    data = json.loads(record.read_text())
+    assert data["figure"] == number and data["stem"] == stem and data["mode"] == "tiny"
+    assert data["title"].startswith(f"Figure {number}:")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([png.name, record.name])
+    if number not in CHECKS:
+        pytest.fail(f"figure {number} has no theory check; add one to CHECKS in {__file__}")
+    CHECKS[number](data["numbers"])
+
+
+# --------------------------------------------------------------------------- the runner
+def test_command_line_runs_selected_figures_and_writes_a_summary(tmp_path, capsys):
+    assert figures_main(["--tiny", "--only", "1", "2", "--out", str(tmp_path), "--jobs", "1"]) == 0
+    assert (tmp_path / "fig01_reference_target.png").exists()
+    assert (tmp_path / "fig02_cond_inner.json").exists()
+    summary = json.loads((tmp_path / SUMMARY_NAME).read_text())
+    assert summary["mode"] == "tiny" and [f["figure"] for f in summary["figures"]] == [1, 2]
+    assert all(f["error"] is None and f["seconds"] > 0 for f in summary["figures"])
+    assert "figure 02" in capsys.readouterr().out
+
+
+def test_gaussclip_figures_forwards_every_option(tmp_path):
+    assert gaussclip_main(["figures", "--tiny", "--only", "3", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "fig03_cond_quadratic_one_sided.json").exists()
+
+
+def test_command_line_rejects_bad_options(tmp_path):
+    with pytest.raises(SystemExit):
+        figures_main(["--only", "99", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        figures_main(["--jobs", "0", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        figures_main(["--quick", "--full"])
+
+
+def test_a_failing_script_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
+    broken = types.ModuleType("broken_figure")
+
+    def main(out_dir, mode):
+        raise RuntimeError("boom")
+
+    broken.main = main
+    monkeypatch.setitem(sys.modules, "broken_figure", broken)
+    results = run({98: "broken_figure", 1: SCRIPTS[1]}, tmp_path, "tiny", 1)
+    assert [(r[0], r[3]) for r in results] == [(1, None), (98, "RuntimeError: boom")]
+    assert (tmp_path / "fig01_reference_target.png").exists()
+
+
+def test_discover_rejects_two_scripts_for_one_figure(tmp_path):
+    (tmp_path / "fig01_a.py").write_text("")
+    (tmp_path / "fig01_b.py").write_text("")
+    (tmp_path / "fig1_short_number.py").write_text("")
+    with pytest.raises(RuntimeError, match="two scripts for figure 1"):
+        discover(tmp_path)
+    (tmp_path / "fig01_b.py").unlink()
+    assert discover(tmp_path) == {1: "paper_figures.fig01_a"}
+
+
+def _square(x):
+    return x * x
+
+
+def test_sweep_runs_points_as_joblib_jobs_in_order():
+    assert _common.sweep(_square, range(6)) == [0, 1, 4, 9, 16, 25]
+    with joblib.parallel_config(n_jobs=2):
+        assert _common.sweep(_square, range(6)) == [0, 1, 4, 9, 16, 25]
+
+
+def test_helpers_reject_bad_input(tmp_path):
+    with pytest.raises(gc.OptionError, match="mode"):
+        _common.check_mode("medium")
+    fig, _ = _common.new_figure("tiny", 1, 1)
+    with pytest.raises(gc.OptionError, match="figNN"):
+        _common.save_figure(fig, tmp_path, "figure_one", "tiny", "t", {})
+
+
+def test_paths():
+    assert (REPO_ROOT / "paper_figures" / "__main__.py").exists()
+    assert FIGURES_DIR == REPO_ROOT / "figures"
