@@ -22,6 +22,13 @@ import numpy as np
 _CHUNK = 1 << 20
 
 
+def _default_file_mode():
+    """The mode ``open()`` would give a new file under the current umask (e.g. 0o644)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def cache_dir(*parts, create=True):
     """The gaussclip cache folder (or a sub-folder of it)."""
     root = os.environ.get("GAUSSCLIP_CACHE")
@@ -50,7 +57,11 @@ def sha256_file(path):
 
 
 def atomic_write_bytes(path, data):
-    """Write ``data`` to ``path`` atomically (temporary file + fsync + rename)."""
+    """Write ``data`` to ``path`` atomically (temporary file + fsync + rename).
+
+    The file gets the permissions a plain ``open(path, "wb")`` would give it (``mkstemp`` alone
+    would leave it readable by its owner only).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -59,6 +70,7 @@ def atomic_write_bytes(path, data):
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _default_file_mode())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -1,6 +1,7 @@
 """Atomic writes, checksums and the cache location (gaussclip.io)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -37,3 +38,10 @@ def test_cache_dir_honours_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("GAUSSCLIP_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
     assert io.cache_dir(create=False) == tmp_path / "x" / "gaussclip"
+
+
+def test_atomic_write_gives_the_permissions_of_a_plain_open(tmp_path):
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    atomic = io.atomic_write_bytes(tmp_path / "atomic.bin", b"x")
+    assert os.stat(atomic).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
