@@ -169,6 +169,52 @@ def check_fig07(n):
     assert sigma.shape == (5,) and np.all((0 < sigma) & (sigma < 1))
 
 
+#: Averaged squared errors over the evaluation draws against their exact expectation: the
+#: Monte Carlo standard error is reported per run; 5 of them is a 1-in-a-million miss.
+MC_SIGMAS = 5.0
+
+
+def _check_gp_sweep(n, field):
+    """Figures 8-10: Theorem 5.1's rank-n_e optimum is exact (zero error) once
+    n_e >= min(n_u, n_v) = 5 and the error falls as n_e grows; the per-run Monte Carlo average
+    over fresh realizations agrees with the exact mean squared error; the curves drawn are the
+    runs' numbers."""
+    assert n["sweep"] == field and len(n["runs"]) == len(n["values"]) >= 2
+    for run_record, value in zip(n["runs"], n["values"], strict=True):
+        assert run_record["config"][field] == value
+        rank = min(run_record["config"]["n_e"], 5)
+        for side in ("u", "v"):
+            population = run_record["error"]["population"][side]
+            assert (population < EXACT) == (rank == 5)
+            for model in ("trained", "empirical", "population"):
+                exact = run_record["error"][model][side]
+                mc = run_record["error_mc"][model][side]
+                sem = run_record["error_mc_sem"][model][side]
+                assert abs(mc - exact) <= MC_SIGMAS * sem + EXACT
+        truth = np.asarray(run_record["realization"]["truth_v_given_u"])
+        assert truth.shape == (5,) and np.all(
+            np.isfinite(run_record["realization"]["trained_v_given_u"])
+        )
+    for side in ("u", "v"):
+        population = n[f"population_error_{side}"]
+        assert np.all(np.diff(population) <= EXACT)  # more dimensions never hurt the optimum
+
+
+def check_fig08(n):
+    _check_gp_sweep(n, "n_e")
+    assert n["population_error_v"][0] > 0.1  # n_e = 1 misses most of E[v|u]
+
+
+def check_fig09(n):
+    _check_gp_sweep(n, "batch_size")
+    # one data set for every batch size: the empirical optimum is the same line
+    assert np.ptp(n["empirical_error_v"]) < EXACT
+
+
+def check_fig10(n):
+    _check_gp_sweep(n, "n_samples")
+
+
 CHECKS = {
     1: check_fig01,
     2: check_fig02,
@@ -177,6 +223,9 @@ CHECKS = {
     5: check_fig05,
     6: check_fig06,
     7: check_fig07,
+    8: check_fig08,
+    9: check_fig09,
+    10: check_fig10,
 }
 
 

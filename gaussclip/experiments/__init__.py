@@ -1,0 +1,1 @@
+"""End-to-end experiments of Section 6 (Gaussian process, MNIST, Lagrangian flow)."""
