@@ -215,6 +215,43 @@ def check_fig10(n):
     _check_gp_sweep(n, "n_samples")
 
 
+def _check_mnist_losses(n):
+    """Figures 11-12: the three losses are all there, with the paper's and gaussclip's names
+    swapped for the one-sided ones; Proposition 6.1 (the labels-given-image loss is the
+    cross-entropy of count-shifted logits) holds on a real batch to float64 rounding; effective
+    sample sizes lie in [1, N]."""
+    losses = n["losses"]
+    assert {name: tuple(e["weights"]) for name, e in losses.items()} == {
+        "(2,0)": (0.0, 2.0),
+        "(0,2)": (2.0, 0.0),
+        "(1,1)": (1.0, 1.0),
+    }
+    n_test = n["config"]["n_test"]
+    for entry in losses.values():
+        assert entry["proposition_6_1"]["gap"] < 1e-9
+        assert 0.0 <= entry["accuracy"] <= 1.0
+        assert all(1.0 - 1e-9 <= e <= n_test + 1e-9 for e in entry["ess"])
+        fine = entry["fine_tuning"]
+        assert fine["n_fine_tune"] + fine["n_scored"] == n_test
+
+
+def check_fig11(n):
+    _check_mnist_losses(n)
+    for entry in n["losses"].values():
+        p = np.asarray(entry["probabilities_shown"])
+        assert p.shape == (3, 10) and np.all(p >= 0) and np.allclose(p.sum(axis=1), 1.0)
+
+
+def check_fig12(n):
+    _check_mnist_losses(n)
+    assert n["label"] == 7
+    for entry in n["losses"].values():
+        draws = np.asarray(entry["draws"])
+        assert draws.shape == (16,) and np.all((0 <= draws) & (draws < n["n_candidates"]))
+        assert entry["distinct_draws"] == np.unique(draws).size
+        assert entry["ess_label"] == entry["ess"][7]
+
+
 CHECKS = {
     1: check_fig01,
     2: check_fig02,
@@ -226,6 +263,8 @@ CHECKS = {
     8: check_fig08,
     9: check_fig09,
     10: check_fig10,
+    11: check_fig11,
+    12: check_fig12,
 }
 
 
@@ -238,16 +277,19 @@ def test_discovery_finds_every_script():
 
 
 @pytest.mark.parametrize("number", sorted(SCRIPTS))
-def test_figure_script_writes_png_and_json_obeying_the_theory(number, tmp_path):
+def test_figure_script_writes_png_and_json_obeying_the_theory(number, tmp_path, monkeypatch):
+    # trained runs and generated data of the tiny mode go to a private cache, not the user's
+    monkeypatch.setenv("GAUSSCLIP_CACHE", str(tmp_path / "cache"))
     module = importlib.import_module(SCRIPTS[number])
     stem = SCRIPTS[number].split(".")[-1]
-    module.main(tmp_path, "tiny")
-    png, record = tmp_path / f"{stem}.png", tmp_path / f"{stem}.json"
+    out = tmp_path / "figures"
+    module.main(out, "tiny")
+    png, record = out / f"{stem}.png", out / f"{stem}.json"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     data = json.loads(record.read_text())
     assert data["figure"] == number and data["stem"] == stem and data["mode"] == "tiny"
     assert data["title"].startswith(f"Figure {number}:")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([png.name, record.name])
+    assert sorted(p.name for p in out.iterdir()) == sorted([png.name, record.name])
     if number not in CHECKS:
         pytest.fail(f"figure {number} has no theory check; add one to CHECKS in {__file__}")
     CHECKS[number](data["numbers"])

@@ -1,0 +1,91 @@
+"""The Section 6.2 experiment (gaussclip.experiments.mnist) on synthetic digits: training,
+checkpointed resume, evaluation and Proposition 6.1. The real MNIST loader is tested in
+tests/test_mnist_data.py; quick/full runs are ``make figures`` / ``--full``."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import gaussclip as gc
+from gaussclip.experiments import mnist
+from gaussclip.train import StopTraining
+
+#: Proposition 6.1 is an identity between two float64 evaluations of the same sums.
+IDENTITY_ATOL = 1e-10
+TINY = mnist.preset("tiny")
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAUSSCLIP_CACHE", str(tmp_path / "cache"))
+
+
+@given(seed=st.integers(0, 2**16), n=st.integers(2, 64), scale=st.floats(0.1, 20.0))
+def test_proposition_6_1_v_given_u_loss_is_shifted_cross_entropy(seed, n, scale):
+    rng = np.random.default_rng(seed)
+    logits = scale * rng.standard_normal((n, mnist.N_CLASSES))
+    labels = rng.integers(0, mnist.N_CLASSES, n)
+    gap = mnist.proposition_6_1_gap(logits, labels)
+    assert gap["gap"] < IDENTITY_ATOL * max(1.0, abs(gap["cond_loss"]))
+    # a class-balanced batch: the shift is the same constant log(n/10) for every image
+    balanced = np.repeat(np.arange(mnist.N_CLASSES), 3)
+    g = mnist.proposition_6_1_gap(logits[:1].repeat(30, axis=0), balanced)
+    assert np.isclose(g["cond_loss"], g["plain_cross_entropy"] + np.log(3) - np.log(30))
+
+
+def test_effective_sample_size():
+    assert mnist.effective_sample_size(np.full(50, 0.02)) == pytest.approx(50.0)
+    assert mnist.effective_sample_size([1.0, 0.0, 0.0]) == 1.0
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+    weights = (0.0, 2.0)
+    whole = mnist.train(TINY, weights, progress=False)
+
+    def stop_after_first_epoch(epoch, params, record):
+        raise StopTraining
+
+    monkeypatch.setenv("GAUSSCLIP_CACHE", str(tmp_path / "other"))
+    first = mnist.train(TINY, weights, progress=False, callbacks=[stop_after_first_epoch])
+    assert first.epoch == 1 and first.stopped
+    resumed = mnist.train(TINY, weights, progress=False)
+    assert resumed.epoch == TINY.epochs
+    for name, layer in whole.params["u"].items():
+        for key, value in layer.items():
+            np.testing.assert_array_equal(resumed.params["u"][name][key], value)
+    # a finished run is loaded, not retrained: same history, no new epoch
+    again = mnist.train(TINY, weights, progress=False)
+    assert [r["loss"] for r in again.history] == [r["loss"] for r in resumed.history]
+
+
+def test_run_evaluates_all_three_losses():
+    out = mnist.run(TINY, progress=False)
+    n_test = TINY.n_test
+    for weights in mnist.WEIGHTS:
+        entry = out[mnist.PAPER_NAMES[weights]]
+        p = np.asarray(entry["probabilities"])
+        assert p.shape == (n_test, 10) and np.allclose(p.sum(axis=1), 1.0)
+        assert 0.0 <= entry["accuracy"] <= 1.0
+        assert all(1.0 <= e <= n_test + 1e-9 for e in entry["ess"])
+        assert len(entry["draws"]) == 16 and 1 <= entry["distinct_draws"] <= 16
+        assert entry["proposition_6_1"]["gap"] < 1e-6
+        fine = entry["fine_tuning"]
+        assert fine["n_fine_tune"] + fine["n_scored"] == n_test
+        assert set(entry["label_to_image"]) == {1, 10, 100}
+    # synthetic digits are easy: the classifier loss learns them in two short epochs
+    assert out["(2,0)"]["accuracy"] > 0.5
+    # fine-tuning (G, F) on half the test set helps the model that never modelled v|u
+    assert (
+        out["(0,2)"]["fine_tuning"]["accuracy_after"]
+        > out["(0,2)"]["fine_tuning"]["accuracy_before"]
+    )
+
+
+def test_bad_arguments():
+    with pytest.raises(gc.OptionError, match="weights"):
+        mnist.objective((1.0, 0.0))
+    with pytest.raises(gc.GaussclipError, match="batch_size"):
+        mnist.MnistConfig(n_train=100, batch_size=512)
+    with pytest.raises(gc.OptionError, match="mode"):
+        mnist.preset("fast")
