@@ -252,6 +252,42 @@ def check_fig12(n):
         assert entry["ess_label"] == entry["ess"][7]
 
 
+def check_fig13(n):
+    """The tracer starts at x0 = (0.75, 0.75) moving with the flow's velocity there: the first
+    recorded point (after t_1 = 1e-4) is x0 + w(x0, 0) t_1 up to O(t_1^2) (a few percent)."""
+    for sample in n["samples"]:
+        step = np.asarray(sample["first_point"]) - np.asarray([0.75, 0.75])
+        expected = np.asarray(sample["velocity_at_x0"]) * sample["first_time"]
+        assert np.linalg.norm(step - expected) <= 0.05 * np.linalg.norm(expected) + 1e-6
+        assert sample["path_length"] >= sample["reach"] > 0
+        low, high = sample["psi_range"]
+        assert low < 0 < high  # a zero-mean potential (no k = 0 mode) changes sign
+
+
+def check_fig14(n):
+    """Recall is a fraction that cannot fall when k grows; chance is k / candidates."""
+    for key, values in n["curves"].items():
+        assert len(values) == len(n["epochs"]) and all(0.0 <= x <= 1.0 for x in values)
+        if "/R@1/" in key:
+            at5 = n["curves"][key.replace("/R@1/", "/R@5/")]
+            assert all(a <= b for a, b in zip(values, at5, strict=True))
+    for k in (1, 5):
+        assert n["chance"][f"R@{k}"]["full"] == k / n["n_candidates"]["full"]
+        assert n["chance"][f"R@{k}"]["batch"] == k / n["n_candidates"]["batch"]
+
+
+def check_fig15(n):
+    """Algorithm 1 returns the best-scoring candidates first, and the true potential's rank is
+    consistent with the list."""
+    scores = np.asarray(n["scores"])
+    assert np.all(np.diff(scores) <= 0) and len(n["top"]) == 3
+    assert 1 <= n["rank_of_true"] <= n["n_candidates"]
+    if n["query"] in n["top"]:
+        assert n["top"].index(n["query"]) + 1 == n["rank_of_true"]
+    else:
+        assert n["rank_of_true"] > 3
+
+
 CHECKS = {
     1: check_fig01,
     2: check_fig02,
@@ -265,6 +301,9 @@ CHECKS = {
     10: check_fig10,
     11: check_fig11,
     12: check_fig12,
+    13: check_fig13,
+    14: check_fig14,
+    15: check_fig15,
 }
 
 

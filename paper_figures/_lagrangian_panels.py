@@ -1,0 +1,36 @@
+"""Shared pieces of Figures 13-15: potentials on a grid and wrapped trajectories."""
+
+import numpy as np
+
+from gaussclip.data import lagrangian as lag
+
+#: Points per axis of the potential grid on [0, 1]^2, per mode.
+GRID = {"tiny": 24, "quick": 80, "full": 120}
+POTENTIAL_CMAP = "RdBu_r"
+TRAJECTORY_COLOR = "black"
+
+
+def potential_grid(data, index, mode, t=0.0):
+    """(x, psi) with psi of sample ``index`` on the GRID[mode]^2 mesh at time ``t`` (rows: x2)."""
+    x = np.linspace(0.0, 1.0, GRID[mode])
+    xx, yy = np.meshgrid(x, x)
+    points = np.column_stack([xx.ravel(), yy.ravel()])
+    psi = lag.potential(
+        points, t, data.complex_coefficients[index], data.freqs, data.wavevectors
+    ).reshape(xx.shape)
+    return x, psi
+
+
+def draw_potential(ax, x, psi, *, title, levels=14):
+    """Filled contours of a potential on [0, 1]^2 (a symmetric colour scale around 0)."""
+    top = float(np.max(np.abs(psi)))
+    ax.contourf(x, x, psi, levels=np.linspace(-top, top, levels), cmap=POTENTIAL_CMAP)
+    ax.set(title=title, xlim=(0, 1), ylim=(0, 1), aspect="equal", xticks=[0, 1], yticks=[0, 1])
+    ax.grid(False)
+
+
+def draw_trajectory(ax, trajectory, color=TRAJECTORY_COLOR):
+    """A trajectory wrapped onto the torus, with its release point."""
+    for piece in lag.plot_segments(lag.wrap(trajectory)):
+        ax.plot(piece[:, 0], piece[:, 1], color=color, lw=1.2)
+    ax.plot(*lag.X0, "o", color=color, ms=4)
