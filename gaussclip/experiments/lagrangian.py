@@ -55,7 +55,7 @@ class LagrangianConfig:
 
     n_train: int = lag.QUICK_N["train"]  # training pairs (full: 32,268)
     n_test: int = lag.QUICK_N["test"]  # test pairs (full: 32,268); candidates of the full metric
-    epochs: int = 15  # passes over the training pairs (paper: 20)
+    epochs: int = 20  # passes over the training pairs (paper: 20)
     batch_size: int = 128  # pairs per minibatch (paper: 128)
     lr: float = 1e-3  # Adam step size (paper: 1e-4)
     schedule: str = "cosine"  # "constant" (paper) or "cosine" decay to 0
