@@ -39,7 +39,8 @@ def main(out_dir, mode):
                             label=f"{split}, {size} candidates")  # fmt: skip
                     numbers["curves"][f"{direction}/{key}/{split}/{scope}"] = values
             for size, style in ((n_full, "-"), (n_batch, "--")):
-                ax.axhline(k / size, color=DATA_COLOR, lw=0.8, ls=style, alpha=0.6)
+                ax.axhline(k / size, color=DATA_COLOR, lw=0.8, ls=style, alpha=0.6,
+                           label=f"chance, {size} candidates")  # fmt: skip
             ax.set(title=f"{label}: {key}", xlabel="epoch", ylim=(0, 1))
     numbers["chance"] = {
         f"R@{k}": {"full": k / n_full, "batch": k / n_batch} for k in experiment.KS
@@ -50,6 +51,5 @@ def main(out_dir, mode):
     numbers["n_candidates"] = {"full": n_full, "batch": n_batch}
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(TITLE)
-    fig.text(0.01, 0.005, "thin black lines: chance (k / candidates)", fontsize=7)
     return save_figure(fig, out_dir, STEM, mode, TITLE, numbers | {"mean_final_test_R@1": float(
         np.mean([last["test"]["full"][d]["R@1"] for d in DIRECTIONS]))})  # fmt: skip
