@@ -23,15 +23,6 @@ MIN_NOTEBOOKS = 8
 #: Stored notebooks keep their plots at modest resolution; this bounds a runaway output.
 MAX_STORED_BYTES = 600_000
 EXERCISES_HEADING = re.compile(r"^#+\s*Exercises\b", re.IGNORECASE)
-#: TRANSITIONAL: gaussclip.symbolic lands on main separately from the notebooks. Until it is in
-#: the tree, a notebook that uses it is stored with only its cells before the symbolic part
-#: executed, and is not run here. Once the package exists this never triggers.
-SYMBOLIC_MISSING = importlib.util.find_spec("gaussclip.symbolic") is None
-
-
-def _skip_without_symbolic(path):
-    if SYMBOLIC_MISSING and "gaussclip import symbolic" in path.read_text(encoding="utf-8"):
-        pytest.skip("gaussclip.symbolic is not in this tree yet")
 
 
 def _runner():
@@ -69,7 +60,6 @@ def test_kernel_is_this_python(fast_env):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_in_fast_mode(path, fast_env):
-    _skip_without_symbolic(path)
     executed, _ = run.execute(path, fast=True)  # raises CellExecutionError on any cell error
     errors = [
         out
@@ -83,7 +73,6 @@ def test_notebook_runs_in_fast_mode(path, fast_env):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_stored_notebook_is_executed_and_ends_with_exercises(path):
-    _skip_without_symbolic(path)
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
