@@ -31,6 +31,6 @@ def draw_potential(ax, x, psi, *, title, levels=14):
 
 def draw_trajectory(ax, trajectory, color=TRAJECTORY_COLOR):
     """A trajectory wrapped onto the torus, with its release point."""
-    for piece in lag.plot_segments(lag.wrap(trajectory)):
+    for piece in lag.plot_segments(trajectory):  # the unwrapped path: split where it wraps
         ax.plot(piece[:, 0], piece[:, 1], color=color, lw=1.2)
     ax.plot(*lag.X0, "o", color=color, ms=4)

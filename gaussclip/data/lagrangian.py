@@ -356,7 +356,7 @@ def wrap(positions):
 
 
 def plot_segments(trajectory):
-    """Split one wrapped trajectory (J, 2) into pieces that do not jump across the torus.
+    """Split one unwrapped (continuous) trajectory (J, 2) into pieces inside the unit cell.
 
     Returns a list of (L_i, 2) arrays of positions in [0, 1)^2; draw each as one line.
     """
