@@ -18,6 +18,7 @@ closed forms gaussclip adds beyond the paper).
 import json
 import sys
 
+from ..errors import OptionError
 from . import extensions, gaussian_models, learning  # importing them fills the registry
 from ._core import REGISTRY, Check, CheckFailed, Result, execute
 
@@ -37,17 +38,20 @@ def checks():
 def _select(ids):
     if ids is None:
         return checks()
+    if isinstance(ids, str):
+        ids = [ids]
     unknown = [check_id for check_id in ids if check_id not in REGISTRY]
     if unknown:
-        raise KeyError(
-            f"unknown check id(s) {unknown}; expected some of {sorted(REGISTRY)}. "
-            "Run `gaussclip verify` without --only to list them."
+        raise OptionError(
+            f"`ids` must name registered checks, e.g. {sorted(REGISTRY)[:3]}; got unknown "
+            f"{unknown}. Run `gaussclip verify` to list all {len(REGISTRY)} checks."
         )
     return [REGISTRY[check_id] for check_id in ids]
 
 
 def run(ids=None):
-    """Run the checks named by ``ids`` (all when ``None``); a list of :class:`Result`."""
+    """Run the checks named by ``ids`` (a list of ids or one id; all when ``None``); a list of
+    :class:`Result`. Unknown ids raise :class:`gaussclip.OptionError`."""
     return [execute(check) for check in _select(ids)]
 
 
@@ -77,8 +81,8 @@ def run_cli(only=None, as_json=False):
     1 when one fails, 2 for an unknown id."""
     try:
         selected = _select(only)
-    except KeyError as exc:
-        print(f"gaussclip verify: {exc.args[0]}", file=sys.stderr)
+    except OptionError as exc:
+        print(f"gaussclip verify: {exc}", file=sys.stderr)
         return 2
     results = []
     for check in selected:
