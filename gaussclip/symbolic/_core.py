@@ -180,6 +180,25 @@ def require_positive(expr, what):
 
 
 # --------------------------------------------------------------------------- building blocks
+HALF = sp.Rational(1, 2)
+
+
+def scalar_model():
+    """Symbols of the scalar Gaussian model: variances ``cu, cv > 0`` and covariance ``c``."""
+    cu, cv = sp.symbols("c_u c_v", positive=True)
+    return cu, cv, sp.Symbol("c", real=True)
+
+
+def h_definition(s):
+    """h(sigma) of Definition 5.5, written as in the paper (checked by ``def-5.5``)."""
+    return (HALF * sp.sqrt(1 + 4 * s**2) - HALF) / s
+
+
+def log_mean_exp(values):
+    """log(1/n sum_i exp(x_i)): the log-normalizer of a batch of n similarities."""
+    return sp.log(sum(sp.exp(x) for x in values) / len(values))
+
+
 def spd2(name):
     """A 2x2 symmetric matrix with symbolic entries ``[[a, b], [b, c]]`` (a, c > 0, real b)."""
     a, c = sp.symbols(f"{name}_11 {name}_22", positive=True)

@@ -16,9 +16,11 @@ then certify a global minimizer. Each check derives J from Gaussian KL divergenc
 import sympy as sp
 
 from ._core import (
+    HALF,
     WHITENED,
     gaussian_expectation,
     gradient,
+    h_definition,
     is_zero,
     kl_gaussian,
     register,
@@ -28,7 +30,6 @@ from ._core import (
     unit_interval,
 )
 
-HALF = sp.Rational(1, 2)
 ALPHA, BETA, GAMMA = sp.symbols("alpha beta gamma", real=True)
 
 
@@ -134,7 +135,7 @@ def cond_quadratic_two_sided(twin):
 )
 def joint_quadratic(twin):
     s, _ = unit_interval()
-    x = (sp.sqrt(1 + 4 * s**2) - 1) / (2 * s) if twin else s / (2 * (1 - s))
+    x = h_definition(s) if twin else s / (2 * (1 - s))
     J = _joint_objective(s, ALPHA, BETA, GAMMA)
     _kkt(J, x, "joint quadratic")
     value = J.subs({ALPHA: x, BETA: x, GAMMA: x})

@@ -11,6 +11,7 @@ import sympy as sp
 
 from ._core import (
     FINITE,
+    HALF,
     INTEGRAL,
     MATRIX_EXPRESSION,
     SCALAR,
@@ -19,32 +20,22 @@ from ._core import (
     gaussian_expectation,
     general2,
     gradient,
+    h_definition,
     is_zero,
     kl_gaussian,
+    log_mean_exp,
     register,
     require,
     require_equal,
     require_positive,
+    scalar_model,
     spd2,
     unit_interval,
 )
 
-HALF = sp.Rational(1, 2)
-
 
 def _blocks():
     return spd2("Cuu"), spd2("Cvv"), general2("Cuv")
-
-
-def _scalar():
-    cu, cv = sp.symbols("c_u c_v", positive=True)
-    c = sp.Symbol("c", real=True)
-    return cu, cv, c
-
-
-def _h(s):
-    """Definition 5.5, written as in the paper."""
-    return (HALF * sp.sqrt(1 + 4 * s**2) - HALF) / s
 
 
 def _precision_from_log_density(log_density, u, v):
@@ -223,7 +214,7 @@ def _scalar_one_sided(a, b, cu, cv, c):
     twin="B* with Cvv in place of C_{v|u}",
 )
 def thm_5_3(twin):
-    cu, cv, c = _scalar()
+    cu, cv, c = scalar_model()
     a, b = sp.symbols("a b", real=True)
 
     def stationary_point(cu, cv, c):
@@ -258,7 +249,7 @@ def thm_5_3(twin):
     twin="(70) as printed: +log|P C_{u|v}| and Delta outside the bracket",
 )
 def eq_70(twin):
-    cu, cv, c = _scalar()
+    cu, cv, c = scalar_model()
     a, b = sp.symbols("a b", real=True)
     p = b + 1 / cu
     schur = cu - c**2 / cv
@@ -299,7 +290,7 @@ def cor_5_4(twin):
 )
 def def_5_5(twin):
     s = sp.Symbol("sigma", positive=True)
-    h = s if twin else _h(s)
+    h = s if twin else h_definition(s)
     require(is_zero(h**2 * s + h - s), "h is not a root of D^2 sigma + D - sigma = 0")
     require(sp.limit(h / s, s, 0) == 1, "h(sigma)/sigma does not tend to 1")
     require(is_zero(h.subs(s, 1) - (sp.sqrt(5) - 1) / 2), "h(1) != (sqrt5 - 1)/2")
@@ -337,7 +328,7 @@ def thm_5_6(twin):
     s, _ = unit_interval()
     d = sp.Symbol("d", real=True)
     pair = -d * s - HALF * sp.log(1 - d**2)
-    d_star = s if twin else _h(s)
+    d_star = s if twin else h_definition(s)
     require(is_zero(sp.diff(pair, d).subs(d, d_star)), "the pair loss is not stationary")
     require_equal(sp.diff(pair, d, 2), (1 + d**2) / (1 - d**2) ** 2, "the pair loss's curvature")
     cu, cv = sp.symbols("c_u c_v", positive=True)
@@ -358,7 +349,7 @@ def thm_5_6(twin):
     twin="the proof's A^T Cuv A in place of A^T Cuu A",
 )
 def cor_5_7(twin):
-    cu, cv, c = _scalar()
+    cu, cv, c = scalar_model()
     a = sp.Symbol("a", real=True)
     precision = sp.Matrix([[1 / cu, -a], [-a, 1 / cv]])  # (40), checked by eq-40
     middle = a * c * a if twin else a * cu * a
@@ -414,10 +405,6 @@ def rem_d_2(twin):
     u1, u2, v1, v2 = sp.symbols("u1 u2 v1 v2", real=True)
     us, vs = [u1, u2, -u1 - u2], [v1, v2, -v1 - v2]  # three centred samples
     n = len(us)
-
-    def log_mean_exp(values):
-        return sp.log(sum(sp.exp(x) for x in values) / n)
-
     loss = -sum(a * x * y for x, y in zip(us, vs, strict=True)) / n
     loss += sum(log_mean_exp([a * x * y for x in us]) for y in vs) / (2 * n)
     loss += sum(log_mean_exp([a * x * y for y in vs]) for x in us) / (2 * n)

@@ -7,16 +7,18 @@ import sympy as sp
 
 from ._core import (
     FINITE,
+    HALF,
     SCALAR,
     gaussian_expectation,
     is_zero,
     kl_gaussian,
+    log_mean_exp,
     register,
     require,
     require_positive,
+    scalar_model,
 )
 
-HALF = sp.Rational(1, 2)
 N_BATCH = 3
 
 
@@ -25,17 +27,13 @@ def _similarities(n=N_BATCH):
     return sp.Matrix(n, n, lambda i, j: sp.Symbol(f"S_{i}{j}", real=True))
 
 
-def _log_mean_exp(values):
-    return sp.log(sum(sp.exp(x) for x in values) / len(values))
-
-
 def _cond_loss(S, weights=(1, 1)):
     """L^N_cond of eq. (12) with weights (Opt. 3.13): the u|v term normalizes over the u's
     (column i of S), the v|u term over the v's (row i)."""
     n = S.shape[0]
     lam_u, lam_v = weights
-    u_given_v = sum(S[i, i] - _log_mean_exp([S[j, i] for j in range(n)]) for i in range(n))
-    v_given_u = sum(S[i, i] - _log_mean_exp([S[i, j] for j in range(n)]) for i in range(n))
+    u_given_v = sum(S[i, i] - log_mean_exp([S[j, i] for j in range(n)]) for i in range(n))
+    v_given_u = sum(S[i, i] - log_mean_exp([S[i, j] for j in range(n)]) for i in range(n))
     return -(sp.Rational(lam_u, 2) * u_given_v + sp.Rational(lam_v, 2) * v_given_u) / n
 
 
@@ -62,8 +60,8 @@ def thm_2_8(twin):
 
 # ------------------------------------------------------------------ the scalar Gaussian model
 def _scalar():
-    cu, cv = sp.symbols("c_u c_v", positive=True)
-    return cu, cv, sp.Symbol("c", real=True), sp.Symbol("a", real=True)
+    """The scalar model's symbols and the inner tilting's parameter ``a``."""
+    return (*scalar_model(), sp.Symbol("a", real=True))
 
 
 def _scalar_losses(cu, cv, c, a):
