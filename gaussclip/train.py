@@ -26,7 +26,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,15 @@ class TrainConfig:
     drop_last: bool = True  # skip the incomplete last minibatch, so every step sees batch_size
     checkpoint_every: int = 1  # epochs between checkpoints (when `checkpoint` is given)
     progress: bool | None = None  # tqdm bar; None: shown only when stderr is a terminal
+
+    @classmethod
+    def from_run(cls, run_config, **overrides):
+        """The TrainConfig of an experiment's config dataclass: every field both share (epochs,
+        batch_size, lr, schedule, seed, ...) is taken from ``run_config``, then ``overrides``."""
+        shared = {
+            f.name: getattr(run_config, f.name) for f in fields(cls) if hasattr(run_config, f.name)
+        }
+        return cls(**(shared | overrides))
 
     def __post_init__(self):
         integer(self.epochs, "epochs", 0, 10**9)

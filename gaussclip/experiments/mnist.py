@@ -146,14 +146,7 @@ def train(config, weights, *, progress=None, callbacks=()):
     weights = _weights(weights)
     images, labels, _, _ = load_data(config)
     targets = losses.one_hot(labels, N_CLASSES)
-    train_config = TrainConfig(
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        lr=config.lr,
-        schedule=config.schedule,
-        seed=config.seed,
-        progress=progress,
-    )
+    train_config = TrainConfig.from_run(config, progress=progress)
     params = {"u": lenet.init(np.random.default_rng([config.seed, 1])), "v": {}}
     return fit(
         objective(weights),
