@@ -5,7 +5,7 @@ same messages."""
 
 import numpy as np
 
-from ._validation import Array, Choice, InstanceOf, Integer, fail
+from ._validation import Array, Choice, Constraint, InstanceOf, Integer, fail
 from .errors import DomainError, OptionError, ShapeError
 
 
@@ -49,6 +49,16 @@ def weights_pair(weights, name="weights"):
     if np.any(lam < 0) or not np.any(lam > 0):
         fail(OptionError, name, expected, tuple(lam.tolist()), "E.g. (1, 1) for CLIP.")
     return float(lam[0]), float(lam[1])
+
+
+class WeightsPair(Constraint):
+    """The constraint form of :func:`weights_pair`, for ``validate_params`` tables."""
+
+    def describe(self):
+        return "a pair (lambda_u, lambda_v) of finite non-negative numbers, not both zero"
+
+    def __call__(self, value, name):
+        return weights_pair(value, name)
 
 
 def generator(rng, name="rng"):

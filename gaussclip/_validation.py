@@ -35,6 +35,7 @@ and the message names the argument, what was expected and what was received (sci
 import functools
 import inspect
 import numbers
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,14 +45,19 @@ from .errors import ArgumentTypeError, DomainError, OptionError, ShapeError
 __all__ = [
     "AnyOf",
     "Array",
+    "Callable",
     "Choice",
     "Constraint",
+    "FloatDtype",
     "InstanceOf",
     "Integer",
+    "IntegerArray",
     "IntegerTuple",
     "Optional",
     "Real",
+    "RealArray",
     "Seed",
+    "Traceable",
     "check",
     "validate_params",
 ]
@@ -418,3 +424,144 @@ def validate_params(table=None, /, **constraints):
         return wrapper
 
     return decorate
+
+
+# --- the learning half: values that may be traced by autograd ----------------------------------
+def _traced_value(value):
+    """The plain value inside an autograd box (through nested boxes), or ``None`` when ``value``
+    is not a box. autograd is looked up only if it is already imported: otherwise nothing can be
+    a box, and the exact engine never imports it."""
+    tracer = sys.modules.get("autograd.tracer")
+    if tracer is None or not tracer.isbox(value):
+        return None
+    return tracer.getval(value)
+
+
+@dataclass(frozen=True)
+class Traceable(Constraint):
+    """``inner`` for plain values; an autograd box (a value being differentiated, e.g. a learned
+    temperature) passes through unchanged, so gradients keep flowing."""
+
+    inner: Constraint
+
+    def describe(self):
+        return self.inner.describe()
+
+    def __call__(self, value, name):
+        if _traced_value(value) is not None:
+            return value
+        return self.inner(value, name)
+
+
+@dataclass(frozen=True)
+class RealArray(Constraint):
+    """A real array that keeps its floating dtype (float32 stays float32) and may be traced.
+
+    Lists, integer and bool arrays become float64; complex, string and object values are
+    refused. An autograd box is checked through its value (dimensions, emptiness, dtype) and
+    passed on unchanged, so differentiation is not disturbed; non-finite entries are refused in
+    plain arrays only when ``finite`` (inside training the trainer's NaN guard watches traced
+    values).
+    """
+
+    ndim: int | None = None
+    nonempty: bool = True
+    finite: bool = True
+
+    def describe(self):
+        what = "a real array"
+        if self.ndim is not None:
+            what += f" with {self.ndim} dimension{'s' if self.ndim != 1 else ''}"
+        return what
+
+    def __call__(self, value, name):
+        inner = _traced_value(value)
+        traced = inner is not None
+        if value is None or isinstance(value, str | bytes):
+            fail(ArgumentTypeError, name, self.describe(), value)
+        try:
+            raw = np.asarray(inner if traced else value)
+        except (TypeError, ValueError):
+            fail(ShapeError, name, self.describe() + " (not ragged)", value)
+        if raw.dtype.kind not in _REAL_KINDS:
+            hint = "Complex values are not supported." if raw.dtype.kind == "c" else ""
+            fail(ArgumentTypeError, name, self.describe(), raw, hint)
+        if self.ndim is not None and raw.ndim != self.ndim:
+            fail(ShapeError, name, self.describe(), raw)
+        if self.nonempty and raw.size == 0:
+            fail(ShapeError, name, self.describe() + " with at least one entry", raw)
+        if traced:
+            return value
+        array = raw if raw.dtype.kind == "f" else raw.astype(np.float64)
+        if self.finite and not np.all(np.isfinite(array)):
+            fail(DomainError, name, self.describe() + " with finite entries", array)
+        return array
+
+
+@dataclass(frozen=True)
+class IntegerArray(Constraint):
+    """An array of integers (an integer dtype, or floats with integral values; not bool) with
+    entries >= ``low``; returns an ``int64`` array. Upper bounds that depend on another argument
+    (a number of classes) are checked by the function."""
+
+    ndim: int | None = 1
+    low: int | None = 0
+    nonempty: bool = True
+
+    def describe(self):
+        what = "an array of integers" + (f" >= {self.low}" if self.low is not None else "")
+        return what + (f" with {self.ndim} dimension(s)" if self.ndim is not None else "")
+
+    def __call__(self, value, name):
+        if value is None or isinstance(value, str | bytes) or _traced_value(value) is not None:
+            fail(ArgumentTypeError, name, self.describe(), value)
+        try:
+            raw = np.asarray(value)
+        except (TypeError, ValueError):
+            fail(ShapeError, name, self.describe() + " (not ragged)", value)
+        if raw.dtype.kind in "iu":
+            array = raw.astype(np.int64)
+        elif raw.dtype.kind == "f" and np.all(np.isfinite(raw)) and np.all(raw == np.round(raw)):
+            array = raw.astype(np.int64)
+        else:
+            fail(ArgumentTypeError, name, self.describe(), raw)
+        if self.ndim is not None and array.ndim != self.ndim:
+            fail(ShapeError, name, self.describe(), array)
+        if self.nonempty and array.size == 0:
+            fail(ShapeError, name, self.describe() + " with at least one entry", array)
+        if self.low is not None and array.size and array.min() < self.low:
+            fail(DomainError, name, self.describe(), array, f"Its smallest entry is {array.min()}.")
+        return array
+
+
+@dataclass(frozen=True)
+class Callable(Constraint):
+    """A callable (an encoder, an objective, a kernel); returns the value."""
+
+    hint: str = ""
+
+    def describe(self):
+        return "a callable"
+
+    def __call__(self, value, name):
+        if not callable(value):
+            fail(ArgumentTypeError, name, self.describe(), value, self.hint)
+        return value
+
+
+@dataclass(frozen=True)
+class FloatDtype(Constraint):
+    """``numpy.float32`` or ``numpy.float64`` (anything ``numpy.dtype`` maps to them); returns
+    the ``numpy.dtype``."""
+
+    def describe(self):
+        return "numpy.float32 or numpy.float64"
+
+    def __call__(self, value, name):
+        try:
+            dtype = np.dtype(value)
+        except TypeError:
+            fail(OptionError, name, self.describe(), value)
+        if dtype not in (np.float32, np.float64):
+            fail(OptionError, name, self.describe(), value)
+        return dtype

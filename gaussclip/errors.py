@@ -35,3 +35,15 @@ class DomainError(GaussclipError):
 
 class ArgumentTypeError(GaussclipError, TypeError):
     """An argument of the wrong kind (for example a matrix where a Gaussian is expected)."""
+
+
+class CheckpointError(GaussclipError):
+    """A checkpoint or cached training run cannot be used: missing manifest (a foreign file),
+    corrupted or truncated (its sha256 does not match), written by a newer gaussclip, or
+    unreadable. The message names the file, what is wrong and the fix."""
+
+
+class DestinationError(GaussclipError, OSError):
+    """A folder gaussclip must write to (a checkpoint's folder, ``$GAUSSCLIP_CACHE``) is not
+    writable: read-only, no permission, not a folder, or the disk is full. Also an
+    :class:`OSError`, so code catching ``OSError`` keeps working."""

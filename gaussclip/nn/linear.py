@@ -4,9 +4,25 @@ r"""Linear encoders :math:`g(x) = Wx` (+ b): the encoders :math:`g_u(u) = Gu`,
 import autograd.numpy as anp
 import numpy as np
 
-from .._checks import generator, integer
+from .._validation import (
+    FloatDtype,
+    InstanceOf,
+    Integer,
+    Optional,
+    Real,
+    RealArray,
+    validate_params,
+)
 
 
+@validate_params(
+    rng=InstanceOf((np.random.Generator,), hint="Pass e.g. np.random.default_rng(0)."),
+    n_in=Integer(1, 10**9),
+    n_out=Integer(1, 10**9),
+    bias=InstanceOf((bool, np.bool_)),
+    scale=Optional(Real(low=0.0)),
+    dtype=FloatDtype(),
+)
 def init(rng, n_in, n_out, *, bias=False, scale=None, dtype=np.float32):
     r"""Parameters ``{"W": (n_out, n_in)}`` (and ``"b": (n_out,)`` when ``bias``).
 
@@ -20,16 +36,14 @@ def init(rng, n_in, n_out, *, bias=False, scale=None, dtype=np.float32):
     >>> apply(params, np.ones((5, 3))).shape
     (5, 2)
     """
-    rng = generator(rng)
-    n_in = integer(n_in, "n_in", 1, 10**9)
-    n_out = integer(n_out, "n_out", 1, 10**9)
-    scale = 1.0 / np.sqrt(n_in) if scale is None else float(scale)
+    scale = 1.0 / np.sqrt(n_in) if scale is None else scale
     params = {"W": (scale * rng.standard_normal((n_out, n_in))).astype(dtype)}
     if bias:
         params["b"] = np.zeros(n_out, dtype=dtype)
     return params
 
 
+@validate_params(x=RealArray(ndim=2, finite=False))
 def apply(params, x):
     """:math:`x W^\\top` (+ b) for a batch ``x`` of shape (N, n_in); returns (N, n_out)."""
     out = anp.dot(x, params["W"].T)

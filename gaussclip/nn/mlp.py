@@ -5,11 +5,16 @@ import itertools
 import autograd.numpy as anp
 import numpy as np
 
-from .._checks import generator
+from .._validation import FloatDtype, InstanceOf, IntegerTuple, RealArray, validate_params
 from ..errors import ShapeError
 from .ops import dense
 
 
+@validate_params(
+    rng=InstanceOf((np.random.Generator,), hint="Pass e.g. np.random.default_rng(0)."),
+    sizes=IntegerTuple(low=1),
+    dtype=FloatDtype(),
+)
 def init(rng, sizes, *, dtype=np.float32):
     r"""A list of layers ``{"W": (n_in, n_out), "b": (n_out,)}`` for ``sizes`` =
     (n_0, ..., n_L).
@@ -23,9 +28,7 @@ def init(rng, sizes, *, dtype=np.float32):
     >>> apply(params, np.ones((2, 4), dtype=np.float32)).shape
     (2, 3)
     """
-    rng = generator(rng)
-    sizes = tuple(int(s) for s in sizes)
-    if len(sizes) < 2 or min(sizes) < 1:
+    if len(sizes) < 2:
         raise ShapeError(f"`sizes` must list at least two positive layer widths; got {sizes}.")
     return [
         {
@@ -36,6 +39,7 @@ def init(rng, sizes, *, dtype=np.float32):
     ]
 
 
+@validate_params(x=RealArray(finite=False))
 def apply(params, x):
     """The network on a batch ``x`` (N, n_0) (trailing axes are flattened); returns (N, n_L)."""
     x = anp.reshape(x, (np.shape(x)[0], -1)) if np.ndim(x) != 2 else x
