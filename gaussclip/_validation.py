@@ -200,8 +200,8 @@ class Choice(Constraint):
 
     def __call__(self, value, name):
         try:
-            known = value in self.options
-        except TypeError:  # unhashable or incomparable values are simply not options
+            known = bool(value in self.options)
+        except (TypeError, ValueError):  # unhashable, incomparable or array values: not options
             known = False
         if not known:
             fail(OptionError, name, self.describe(), value)
@@ -467,11 +467,14 @@ class RealArray(Constraint):
     ndim: int | None = None
     nonempty: bool = True
     finite: bool = True
+    min_ndim: int = 0
 
     def describe(self):
         what = "a real array"
         if self.ndim is not None:
             what += f" with {self.ndim} dimension{'s' if self.ndim != 1 else ''}"
+        elif self.min_ndim:
+            what += f" with at least {self.min_ndim} dimensions"
         return what
 
     def __call__(self, value, name):
@@ -486,7 +489,7 @@ class RealArray(Constraint):
         if raw.dtype.kind not in _REAL_KINDS:
             hint = "Complex values are not supported." if raw.dtype.kind == "c" else ""
             fail(ArgumentTypeError, name, self.describe(), raw, hint)
-        if self.ndim is not None and raw.ndim != self.ndim:
+        if (self.ndim is not None and raw.ndim != self.ndim) or raw.ndim < self.min_ndim:
             fail(ShapeError, name, self.describe(), raw)
         if self.nonempty and raw.size == 0:
             fail(ShapeError, name, self.describe() + " with at least one entry", raw)

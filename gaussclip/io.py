@@ -117,8 +117,8 @@ def cache_dir(*parts, create=True):
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             source = "$GAUSSCLIP_CACHE" if root else "the default cache folder"
-            raise DestinationError(
-                exc.errno or 0,
+            raise _destination_error(
+                exc.errno,
                 f"cannot create the cache folder {path} ({source}): {exc.strerror or exc}. "
                 "Set $GAUSSCLIP_CACHE to a writable folder.",
             ) from None
@@ -163,6 +163,13 @@ def atomic_write_bytes(path, data):
         raise
     _fsync_directory(path.parent)
     return path
+
+
+def _destination_error(code, message):
+    """A :class:`DestinationError` whose ``str`` is the message and whose ``errno`` is set."""
+    error = DestinationError(message)
+    error.errno = code
+    return error
 
 
 def _describe_folder(folder):
@@ -211,15 +218,15 @@ def check_writable(folder, *, need_bytes=0, what="files"):
             errno.ENOSPC: "the disk is full",
             errno.EDQUOT: "the disk quota is exhausted",
             errno.ENOTDIR: "a part of the path is a file, not a folder",
-            errno.EEXIST: "a file of that name exists where a folder is needed",
+            errno.EEXIST: "it is a file, not a folder",
         }.get(exc.errno, exc.strerror or str(exc))
-        raise DestinationError(
-            exc.errno or 0, f"cannot write {what} to {_describe_folder(folder)}: {reason}. {fix}"
+        raise _destination_error(
+            exc.errno, f"cannot write {what} to {_describe_folder(folder)}: {reason}. {fix}"
         ) from None
     if stats is not None:
         free = stats.f_bavail * stats.f_frsize
         if free < need_bytes + FREE_SPACE_MARGIN:
-            raise DestinationError(
+            raise _destination_error(
                 errno.ENOSPC,
                 f"cannot write {what} to {_describe_folder(folder)}: only {free} bytes free, "
                 f"{need_bytes + FREE_SPACE_MARGIN} needed. {fix}",

@@ -302,7 +302,7 @@ def conditional_weights(z_query, z_candidates, temperature=1.0, similarity="cosi
 @validate_params(
     z_query=Array(),
     z_candidates=EMBEDDINGS,
-    k=Integer(1),
+    k=Integer(1, 10**9),
     rng=InstanceOf((np.random.Generator,), hint="Pass e.g. np.random.default_rng(0)."),
     temperature=TEMPERATURE,
     similarity=SIMILARITY,

@@ -56,7 +56,7 @@ def init(rng, n_out=10, *, dtype=np.float32):
     return params
 
 
-@validate_params(x=RealArray(finite=False))
+@validate_params(x=RealArray())
 def apply(params, x):
     """Logits (N, n_out) for images ``x`` of shape (N, 28, 28) or (N, 1, 28, 28)."""
     if np.ndim(x) == 4 and np.shape(x)[1] == 1:

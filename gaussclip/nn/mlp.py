@@ -4,8 +4,16 @@ import itertools
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval
 
-from .._validation import FloatDtype, InstanceOf, IntegerTuple, RealArray, validate_params
+from .._validation import (
+    FloatDtype,
+    InstanceOf,
+    IntegerTuple,
+    RealArray,
+    Traceable,
+    validate_params,
+)
 from ..errors import ShapeError
 from .ops import dense
 
@@ -39,9 +47,21 @@ def init(rng, sizes, *, dtype=np.float32):
     ]
 
 
-@validate_params(x=RealArray(finite=False))
+@validate_params(
+    params=Traceable(InstanceOf((list, tuple), hint="Build them with mlp.init.")),
+    x=RealArray(min_ndim=2),
+)
 def apply(params, x):
     """The network on a batch ``x`` (N, n_0) (trailing axes are flattened); returns (N, n_L)."""
+    width = int(np.prod(np.shape(x)[1:]))
+    layers = getval(params)
+    if not layers or not all(isinstance(p, dict) and {"W", "b"} <= set(p) for p in layers):
+        raise ShapeError("`params` must be the list of layers {'W', 'b'} of mlp.init.")
+    if np.shape(layers[0]["W"])[0] != width:
+        raise ShapeError(
+            f"`x` has {width} features per sample but the first layer takes "
+            f"{np.shape(layers[0]['W'])[0]}; got `x` of shape {np.shape(x)}."
+        )
     x = anp.reshape(x, (np.shape(x)[0], -1)) if np.ndim(x) != 2 else x
     for layer in params[:-1]:
         x = dense(x, layer["W"], layer["b"], relu=True)

@@ -140,9 +140,7 @@ def block(p, x, n_heads, causal):
     return x + dense(h, p["fc_out"]["W"], p["fc_out"]["b"])
 
 
-@validate_params(
-    x=RealArray(ndim=3, finite=False), config=Optional(InstanceOf((TransformerConfig,)))
-)
+@validate_params(x=RealArray(ndim=3), config=Optional(InstanceOf((TransformerConfig,))))
 def apply(params, x, config=None):
     """Embeddings (B, n_out) of sequences ``x`` of shape (B, seq_len, n_in)."""
     c = TransformerConfig() if config is None else config

@@ -42,7 +42,7 @@ from .._validation import (
     fail,
     validate_params,
 )
-from ..errors import ArgumentTypeError, GaussclipError, OptionError, ShapeError
+from ..errors import ArgumentTypeError, DomainError, GaussclipError, OptionError, ShapeError
 from ..io import check_writable
 from . import adam as adam_
 from . import checkpoint as ckpt
@@ -144,6 +144,21 @@ def load_checkpoint(path):
 
 
 # --- the loop -------------------------------------------------------------------------------
+class _Callbacks(Constraint):
+    """A sequence of callables; returns a tuple."""
+
+    def describe(self):
+        return "a sequence of callables callback(epoch, params, record)"
+
+    def __call__(self, value, name):
+        if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+            fail(ArgumentTypeError, name, self.describe(), value)
+        items = tuple(value)
+        for i, item in enumerate(items):
+            Callable()(item, f"{name}[{i}]")
+        return items
+
+
 class _TrainingData(Constraint):
     """A non-empty tuple/list of real arrays sharing their first axis; returns a tuple of
     arrays (dtypes kept: float32 data train in float32)."""
@@ -194,6 +209,7 @@ def _show_progress(config):
     data=_TrainingData(),
     config=Optional(InstanceOf((TrainConfig,), hint="Build one with TrainConfig(...).")),
     resume=InstanceOf((bool, np.bool_)),
+    callbacks=_Callbacks(),
     grad_fn=Optional(Callable()),
 )
 def fit(
@@ -267,8 +283,16 @@ def fit(
     else:
 
         def step_fn(leaves_, *batch):
-            value, grads = grad_fn(tree_unflatten(params, leaves_), *batch)
-            return value, [g for _, g in tree_leaves(grads)]
+            out = grad_fn(tree_unflatten(params, leaves_), *batch)
+            if not (isinstance(out, tuple | list) and len(out) == 2):
+                fail(ArgumentTypeError, "grad_fn", "a callable returning (value, grads)", out)
+            grads = [g for _, g in tree_leaves(out[1])]
+            if len(grads) != len(leaves_):
+                raise ShapeError(
+                    f"`grad_fn` returned {len(grads)} gradient arrays for {len(leaves_)} "
+                    "parameter arrays; return a tree shaped like `params`."
+                )
+            return out[0], grads
 
     leaves = [(p, np.array(a, copy=True)) for p, a in tree_leaves(params)]
     for path, leaf in leaves:
@@ -276,6 +300,8 @@ def fit(
             raise ArgumentTypeError(
                 f"parameter {path} must be a real float array; got dtype {leaf.dtype}."
             )
+        if not np.all(np.isfinite(leaf)):
+            raise DomainError(f"parameter {path} has NaN or inf entries; initialize it finite.")
     state = adam_.init(params)
     rng = np.random.default_rng(config.seed)
     history, start = [], 0
