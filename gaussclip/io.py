@@ -49,6 +49,7 @@ def _tmp_pattern(name):
 
 
 def _pid_running(pid):
+    """Whether a process ``pid`` exists on this machine (signal 0 probes without signalling)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -200,6 +201,7 @@ def check_writable(folder, *, need_bytes=0, what="files"):
     )
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(folder / "probe")  # probes of killed processes
         probe = folder / f".probe.{os.getpid()}.{secrets.token_hex(8)}.tmp"
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
