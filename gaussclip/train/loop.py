@@ -236,7 +236,8 @@ def fit(
     config : TrainConfig, optional
     checkpoint : path, optional
         File written atomically after every ``config.checkpoint_every`` epochs (and after the
-        last). If it exists, ``resume=True`` is required (nothing is overwritten silently).
+        last), with a manifest holding its sha256 (:mod:`gaussclip.train.checkpoint`). If it
+        exists, ``resume=True`` is required (nothing is overwritten silently).
     resume : bool
         Continue from ``checkpoint`` when it exists (start afresh when it does not). The
         resumed run reproduces the uninterrupted one exactly.
@@ -256,6 +257,15 @@ def fit(
     ------
     NonFiniteError
         When the loss or a gradient is NaN/inf; names the epoch and step.
+    CheckpointError
+        When ``resume=True`` meets a checkpoint that fails verification (corrupted, truncated,
+        foreign, newer format); nothing from it is used and no step is taken.
+    DestinationError
+        When the checkpoint's folder is not writable (read-only, no permission, not a folder,
+        disk full), before the first step.
+    GaussclipError
+        For bad arguments (see the constraint table ``fit.constraints`` and
+        :data:`CONFIG_CONSTRAINTS`).
 
     Examples
     --------
