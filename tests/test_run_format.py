@@ -13,14 +13,21 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def test_reference_run_is_unchanged_at_this_run_format_version():
+    version = _run_format.RUN_FORMAT_VERSION
     numbers = _run_format.reference_numbers()
-    for name, expected in _run_format.REFERENCE_NUMBERS.items():
+    fix = (
+        "Bump RUN_FORMAT_VERSION in gaussclip/experiments/_run_format.py and add "
+        f"REFERENCE_NUMBERS[{version + 1}] = {numbers!r} (keep the older entries)."
+    )
+    assert sorted(_run_format.REFERENCE_NUMBERS) == list(range(1, version + 1)), (
+        f"REFERENCE_NUMBERS must hold one entry per version 1..{version}. {fix}"
+    )
+    for name, expected in _run_format.REFERENCE_NUMBERS[version].items():
         got = numbers[name]
         assert np.allclose(got, expected, rtol=_run_format.REFERENCE_RTOL, atol=0.0), (
             f"The tiny reference run '{name}' now gives {got}, not {expected}: the code that "
             "produces training runs changed its numbers, so cached runs of the previous code are "
-            "stale. Bump RUN_FORMAT_VERSION in gaussclip/experiments/_run_format.py and record "
-            f"the new REFERENCE_NUMBERS = {numbers!r}."
+            f"stale. {fix}"
         )
 
 

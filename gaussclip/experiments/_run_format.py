@@ -12,8 +12,10 @@ with LeNet-5 and the trajectory transformer, the conditional loss with cosine an
 similarities, the trajectory features) in float64, and :data:`REFERENCE_NUMBERS` records its
 outputs for the current version. ``tests/test_run_format.py`` fails when the outputs move by more
 than :data:`REFERENCE_RTOL` while the version stayed the same: a change that alters trained
-numbers must bump :data:`RUN_FORMAT_VERSION` and record the new numbers (the failure message
-prints them). The GP sweeps (:mod:`gaussclip.experiments.gp_sweeps`) cache no runs.
+numbers must bump :data:`RUN_FORMAT_VERSION` and record the new numbers under the new version
+(the failure message prints them); the entries of older versions stay, as the record of which
+outputs each version stands for. The GP sweeps (:mod:`gaussclip.experiments.gp_sweeps`) cache
+no runs.
 """
 
 import hashlib
@@ -26,11 +28,19 @@ from ..io import cache_dir
 #: Bump whenever the numbers a training run produces change (trainer, losses, models, features).
 RUN_FORMAT_VERSION = 1
 
-#: Outputs of :func:`reference_numbers` at this version: per tiny run, the loss of each epoch
-#: and the sum and sum of squares of the trained parameters.
+#: Outputs of :func:`reference_numbers` for every run-format version so far (a new version adds
+#: an entry, old entries stay as the record): per tiny run, the loss of each epoch and the sum and
+#: sum of squares of the trained parameters.
 REFERENCE_NUMBERS = {
-    "lenet": [0.39537669983014334, 0.11493018243496944, -167.21316576308777, 479.9913343044526],
-    "transformer": [0.2271352402973318, 0.1428801842632112, 29.605377115156767, 173.8370954016397],
+    1: {
+        "lenet": [0.39537669983014334, 0.11493018243496944, -167.21316576308777, 479.9913343044526],
+        "transformer": [
+            0.2271352402973318,
+            0.1428801842632112,
+            29.605377115156767,
+            173.8370954016397,
+        ],
+    },
 }
 
 #: float64 runs of a few steps repeat to ~1e-13 across BLAS builds; any change of the code's
