@@ -177,8 +177,8 @@ def _read_only_folder(tmp_path):
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(target)],
                              capture_output=True, check=False)  # fmt: skip
     if mounted.returncode == 0:
-        return target, lambda: subprocess.run(["umount", str(target)], check=False)
-    return "/proc/gaussclip-test", lambda: None
+        return target, "read-only", lambda: subprocess.run(["umount", str(target)], check=False)
+    return "/proc/gaussclip-test", "", lambda: None
 
 
 def test_unwritable_destinations_fail_before_the_first_step(tmp_path):
@@ -191,12 +191,12 @@ def test_unwritable_destinations_fail_before_the_first_step(tmp_path):
 
     blocker = tmp_path / "a_file"
     blocker.write_text("x")
-    folder, cleanup = _read_only_folder(tmp_path)
+    folder, read_only, cleanup = _read_only_folder(tmp_path)
     try:
         for where, reason in (
             (blocker / "sub" / "run.ckpt", "not a folder"),
             (blocker / "run.ckpt", "not a folder"),
-            (os.path.join(folder, "run.ckpt"), ""),
+            (os.path.join(folder, "run.ckpt"), read_only),
         ):
             with pytest.raises(DestinationError, match="cannot write") as info:
                 fit(spy, params, data, CONFIG, checkpoint=where)
