@@ -33,3 +33,8 @@ class DomainError(GaussclipError):
 
 class ArgumentTypeError(GaussclipError, TypeError):
     """An argument of the wrong kind (for example a matrix where a Gaussian is expected)."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A numerical minimizer stopped before its tolerance; the result says so
+    (``Solution.certificate.converged`` is False)."""
