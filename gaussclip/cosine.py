@@ -55,6 +55,8 @@ reduction over the plain Monte Carlo estimator (:func:`reference_monte_carlo`, k
 independent cross-check).
 """
 
+import copy
+import dataclasses
 import numbers
 from dataclasses import dataclass
 from functools import cached_property
@@ -76,11 +78,12 @@ from .optimize import lbfgs
 QMC_REPLICATES = 8
 #: Default total number of joint draws for the paired term E s (8 replicates x 8192).
 DEFAULT_SAMPLES = 2**16
-#: Outer and inner draws per replicate of the nested terms E log Z (cost: this squared).
-NESTED_POINTS = 128
+#: Outer and inner draws per replicate of the nested terms E log Z (cost: their square) are
+#: n_samples / NESTED_DIVISOR, within [MIN_NESTED, MAX_NESTED]: 128 at the default n_samples.
+NESTED_DIVISOR, MIN_NESTED, MAX_NESTED = 512, 32, 1024
 #: Bounds on ``n_samples``: at least 16 Sobol' points per replicate; at most 2^20 in total
-#: (the point sets then take ~250 MB; the nested blocks stay NESTED_POINTS^2).
-MIN_SAMPLES, MAX_SAMPLES = 16 * QMC_REPLICATES, 2**22
+#: (the final re-estimate uses 4x: point sets ~250 MB, nested blocks 8 x 1024^2 doubles).
+MIN_SAMPLES, MAX_SAMPLES = 16 * QMC_REPLICATES, 2**20
 #: The tilting factor :math:`e^{s}`, :math:`|s| \le 1/\tau`, must be a finite float64:
 #: :math:`1/\tau \le \log(\text{float max}) \approx 709.78`. Colder temperatures make the model's
 #: density and the objective (which grows like :math:`1/\tau`) unrepresentable.
@@ -89,11 +92,19 @@ MIN_TEMPERATURE = 1.0 / np.log(np.finfo(np.float64).max)
 #: normalizes to the zero vector, the convention of torch.nn.functional.normalize. Encoders are
 #: rescaled to a largest entry of 1 first, so a genuine embedding norm is never this small.
 NORM_FLOOR = 1e-300
-#: L-BFGS stops when every gradient component (w.r.t. unit-scale G_c, H_c) is below this: a step
-#: it leaves undone changes J by ~gtol^2 / curvature ~ 1e-14, far below any reported stderr.
-COSINE_GTOL = 1e-7
-#: Iteration cap per start (tens are typical; the cap only guards against stalls).
-COSINE_MAX_ITER = 2000
+#: L-BFGS stops when every gradient component (w.r.t. G_c, H_c of unit scale) is below this: the
+#: decrease it leaves undone is ~ p gtol^2 / (2 curvature) < 1e-9 for p <= 100 parameters and
+#: curvatures >= 1e-3, far below any reported standard error (>= 1e-5).
+COSINE_GTOL = 1e-6
+#: Iteration caps: polishing the best start (tens of iterations are typical), and each coarse
+#: start (only used to pick the best). Near rank-deficient encoders (e.g. canonical
+#: correlations ~ 1 at small temperature) the fixed-sample estimator turns ragged -- x/|x| is
+#: steep where G_c a ~ 0 -- and L-BFGS can wander; the caps bound the time and the result then
+#: says converged=False (with a warning).
+COSINE_MAX_ITER, COARSE_MAX_ITER = 300, 100
+#: ... and evaluation budgets (line searches in the ragged regime can take dozens per
+#: iteration): ~400 full evaluations are ~10 s at n_u = n_v = 6.
+COSINE_MAX_EVALS, COARSE_MAX_EVALS = 400, 200
 #: Random starts (entries N(0, 1): the objective is scale-free) are first minimized on a
 #: cheap estimator with this fraction of the joint draws and COARSE_NESTED nested points (its
 #: minimizer is within its ~1e-2 error of the final one); the best is then polished with the
@@ -104,6 +115,9 @@ COARSE_FRACTION, COARSE_NESTED = 16, 32
 REESTIMATE_FACTOR = 4
 #: An estimate more than this many standard errors below 0 is a bug, not noise.
 NEGATIVE_Z = 5.0
+#: ``minimize`` warns when the nested bias of its reported value exceeds both its standard error
+#: and this absolute accuracy (then the inner averages, not the replicates, limit the value).
+BIAS_WARN = 1e-3
 
 
 # ---------------------------------------------------------------------- argument checks
@@ -328,17 +342,27 @@ def normal_qmc(dim, n, replicates, rng):
 
 
 def _normalize(x):
-    norm = np.maximum(np.sqrt(np.einsum("...i,...i->...", x, x))[..., None], NORM_FLOOR)
+    norm = np.maximum(np.sqrt(np.sum(x * x, axis=-1, keepdims=True)), NORM_FLOOR)
     return x / norm, norm
 
 
-def _log_mean_cosh(S, axes):
+#: Below this bound on :math:`|s|` the cosh sums are formed directly (cosh(300) ~ 1e130, so a
+#: sum of 2^22 of them is far from overflow); above it, shifted by the largest :math:`|s|`.
+DIRECT_COSH_BOUND = 300.0
+
+
+def _log_mean_cosh(S, axes, bound):
     r"""``log mean cosh(S)`` over ``axes`` and its derivative weights
-    :math:`\sinh S/\sum\cosh S`, overflow-free (shifted by the largest :math:`|S|`)."""
-    shift = np.max(np.abs(S), axis=axes, keepdims=True)
-    plus, minus = np.exp(S - shift), np.exp(-S - shift)
-    total = np.sum(plus + minus, axis=axes, keepdims=True)
+    :math:`\sinh S/\sum\cosh S`, for ``|S| <= bound``, overflow-free."""
     count = np.prod([S.shape[a] for a in axes])
+    if bound <= DIRECT_COSH_BOUND:
+        plus = np.exp(S)
+        minus = 1.0 / plus
+        shift = 0.0
+    else:
+        shift = np.max(np.abs(S), axis=axes, keepdims=True)
+        plus, minus = np.exp(S - shift), np.exp(-S - shift)
+    total = np.sum(plus + minus, axis=axes, keepdims=True)
     value = np.squeeze(shift + np.log(total / (2.0 * count)), axis=axes)
     return value, (plus - minus) / total
 
@@ -353,7 +377,8 @@ class QMCEstimator:
     whose inner averages use ``NESTED_POINTS`` draws of each marginal from a second net
     (quadratic cost), with the cosh symmetrization. The point sets are drawn once (common
     random numbers): :meth:`replicates` is a deterministic, almost everywhere smooth function
-    of the canonical encoders.
+    of the canonical encoders. ``NESTED_POINTS`` is ``n_samples / NESTED_DIVISOR`` (clipped to
+    [MIN_NESTED, MAX_NESTED]) unless ``nested`` is given.
 
     Parameters
     ----------
@@ -378,7 +403,9 @@ class QMCEstimator:
         self.frame, self.loss, self.temperature = frame, loss, temperature
         self.weights = weights
         n = n_samples // QMC_REPLICATES
-        m = min(n, NESTED_POINTS if nested is None else nested)
+        if nested is None:
+            nested = int(np.clip(n_samples // NESTED_DIVISOR, MIN_NESTED, MAX_NESTED))
+        m = min(n, nested)
         d_u, d_v = frame.n_u, frame.n_v
         if sampler == "sobol":
             outer = normal_qmc(d_u + d_v, n, QMC_REPLICATES, rng)
@@ -411,23 +438,23 @@ class QMCEstimator:
         M = self.nested
         eo, fo = e[:, :M], f[:, :M]  # outer draws of the nested terms
         values = np.full(R, self.frame.info)
-        values -= c_pair * np.einsum("rni,rni->r", e, f) / (tau * N)
+        values -= c_pair * np.sum(e * f, axis=(1, 2)) / (tau * N)
         de, df = -c_pair * f / (tau * N), -c_pair * e / (tau * N)
         de2, df2 = np.zeros_like(e2), np.zeros_like(f2)
         if c_u:  # E_v log E_u' cosh s(u', v): inner over the marginal u' draws, per v
-            lmc, w = _log_mean_cosh(e2 @ np.swapaxes(fo, 1, 2) / tau, (1,))  # (R, M, M)
+            lmc, w = _log_mean_cosh(e2 @ np.swapaxes(fo, 1, 2) / tau, (1,), 1 / tau)  # (R, M, M)
             values += c_u * np.mean(lmc, axis=1)
             if gradient:
                 de2 += c_u * (w @ fo) / (tau * M)
                 df[:, :M] += c_u * (np.swapaxes(w, 1, 2) @ e2) / (tau * M)
         if c_v:  # E_u log E_v' cosh s(u, v')
-            lmc, w = _log_mean_cosh(eo @ np.swapaxes(f2, 1, 2) / tau, (2,))  # (R, M, M)
+            lmc, w = _log_mean_cosh(eo @ np.swapaxes(f2, 1, 2) / tau, (2,), 1 / tau)  # (R, M, M)
             values += c_v * np.mean(lmc, axis=1)
             if gradient:
                 de[:, :M] += c_v * (w @ f2) / (tau * M)
                 df2 += c_v * (np.swapaxes(w, 1, 2) @ eo) / (tau * M)
         if c_joint:  # log E_{u' x v'} cosh s(u', v')
-            lmc, w = _log_mean_cosh(e2 @ np.swapaxes(f2, 1, 2) / tau, (1, 2))  # (R, M, M)
+            lmc, w = _log_mean_cosh(e2 @ np.swapaxes(f2, 1, 2) / tau, (1, 2), 1 / tau)  # (R, M, M)
             values += c_joint * lmc
             if gradient:
                 de2 += c_joint * (w @ f2) / tau
@@ -436,8 +463,8 @@ class QMCEstimator:
             return values
 
         def back(d_unit, unit, norm, points):  # through x -> x / |x| and x = points @ W^T
-            dx = (d_unit - unit * np.einsum("rni,rni->rn", d_unit, unit)[..., None]) / norm
-            return np.einsum("rni,rnj->ij", dx, points) / R
+            dx = (d_unit - unit * np.sum(d_unit * unit, axis=-1, keepdims=True)) / norm
+            return dx.reshape(-1, dx.shape[-1]).T @ points.reshape(-1, points.shape[-1]) / R
 
         gG = back(de, e, ne, self.a) + back(de2, e2, ne2, self.a_inner)
         gH = back(df, f, nf, self.b) + back(df2, f2, nf2, self.b_inner)
@@ -447,6 +474,16 @@ class QMCEstimator:
         """``(mean, stderr)`` over the replicates."""
         values = self.replicates(Gc, Hc)
         return float(np.mean(values)), float(np.std(values, ddof=1) / np.sqrt(values.size))
+
+    def nested_bias(self, Gc, Hc):
+        r"""Estimated bias of :meth:`estimate` from its inner averages: the estimate minus the
+        same estimate with half the inner draws (same outer draws). ``log`` of an average of M
+        draws is biased low by :math:`c/M` (Jensen), so this difference, :math:`c/M`, is the
+        bias that remains at M (an overestimate when the nets converge faster than 1/M)."""
+        half = copy.copy(self)
+        m = self.a_inner.shape[1] // 2
+        half.a_inner, half.b_inner = self.a_inner[:, :m], self.b_inner[:, :m]
+        return float(np.mean(self.replicates(Gc, Hc)) - np.mean(half.replicates(Gc, Hc)))
 
 
 # ---------------------------------------------------------------------- plain Monte Carlo
@@ -524,6 +561,7 @@ class CosineFit:
     H: np.ndarray
     objective: float
     stderr: float
+    bias: float
     method: str
     grad_norm: float
     start_objectives: tuple
@@ -539,7 +577,8 @@ def minimize_cosine(mu, loss, weights, rank, *, temperature, n_samples, n_starts
     estimator with fixed point sets (common random numbers) and analytic gradients: L-BFGS from
     ``n_starts`` random starts on a coarse estimator (``COARSE_FRACTION``), the best polished on
     the full one, and its value re-estimated on fresh, independent point sets with
-    ``REESTIMATE_FACTOR`` times the samples. ``rng`` draws the starts and scrambles every net.
+    ``REESTIMATE_FACTOR`` times the samples, with its standard error and nested bias
+    (:meth:`QMCEstimator.nested_bias`). ``rng`` draws the starts and scrambles every net.
     """
     frame = canonical_frame(mu)
     n_u, n_v = mu.n_u, mu.n_v
@@ -548,8 +587,17 @@ def minimize_cosine(mu, loss, weights, rank, *, temperature, n_samples, n_starts
     def unpack(x):
         return x[:split].reshape(rank, n_u), x[split:].reshape(rank, n_v)
 
-    def run(fun_and_grad, x0):
-        return lbfgs(fun_and_grad, x0, gtol=COSINE_GTOL, max_iter=COSINE_MAX_ITER)
+    def run(fun_and_grad, x0, max_iter=COSINE_MAX_ITER, max_evals=COSINE_MAX_EVALS):
+        count = [0]
+
+        def budgeted(x):  # past the budget: inf, so the line search fails and L-BFGS stops
+            count[0] += 1
+            return fun_and_grad(x) if count[0] <= max_evals else (np.inf, np.zeros_like(x))
+
+        result = lbfgs(budgeted, x0, gtol=COSINE_GTOL, max_iter=max_iter)
+        if count[0] > max_evals and not result.converged:
+            result = dataclasses.replace(result, message=f"{max_evals} evaluations used")
+        return result
 
     starts = [rng.standard_normal(rank * (n_u + n_v)) for _ in range(n_starts)]
     if is_rank_one(n_u, n_v, rank):
@@ -562,7 +610,7 @@ def minimize_cosine(mu, loss, weights, rank, *, temperature, n_samples, n_starts
 
         results = [run(exact_fun, x0) for x0 in starts]
         best = min(results, key=lambda r: r.fun)
-        value, stderr, method, final = float(best.fun), 0.0, "exact", best
+        value, stderr, bias, method, final = float(best.fun), 0.0, 0.0, "exact", best
     else:
 
         def objective(estimator):
@@ -576,24 +624,27 @@ def minimize_cosine(mu, loss, weights, rank, *, temperature, n_samples, n_starts
         coarse = QMCEstimator(
             *args, max(n_samples // COARSE_FRACTION, MIN_SAMPLES), rng, nested=COARSE_NESTED
         )
-        results = [run(objective(coarse), x0) for x0 in starts]
+        results = [run(objective(coarse), x0, COARSE_MAX_ITER, COARSE_MAX_EVALS) for x0 in starts]
         best = min(results, key=lambda r: r.fun)
         final = run(objective(QMCEstimator(*args, n_samples, rng)), best.x)
-        fresh = QMCEstimator(*args, REESTIMATE_FACTOR * n_samples, rng, nested=2 * NESTED_POINTS)
-        value, stderr = fresh.estimate(*(_unit_scale(m) for m in unpack(final.x)))
+        fresh = QMCEstimator(*args, REESTIMATE_FACTOR * n_samples, rng)
+        unit = [_unit_scale(m) for m in unpack(final.x)]
+        value, stderr = fresh.estimate(*unit)
+        bias = fresh.nested_bias(*unit)
         method = "quasi-monte-carlo"
     Gc, Hc = (_unit_scale(m) for m in unpack(final.x))
-    _check_sign(value, stderr)
+    _check_sign(value, stderr + abs(bias))
     G, H = frame.original(Gc, Hc)
     return CosineFit(
         G=G,
         H=H,
         objective=max(value, 0.0),  # J >= 0: a slightly negative estimate is within its error
         stderr=stderr,
+        bias=bias,
         method=method,
         grad_norm=final.grad_norm,
         start_objectives=tuple(float(r.fun) for r in results),
-        converged=final.converged and all(r.converged for r in results),
+        converged=bool(final.converged),
         iterations=final.iterations,
         message=final.message,
     )

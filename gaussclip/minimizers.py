@@ -20,6 +20,7 @@ import numpy as np
 from ._checks import choice, integer
 from .closed_forms import has_closed_form, pair_objective, pair_solution, weight_pattern
 from .cosine import (
+    BIAS_WARN,
     DEFAULT_SAMPLES,
     CosineTiltedModel,
     check_samples,
@@ -186,7 +187,8 @@ def minimize(
     -----
     ConvergenceWarning
         When a numerical start did not reach its gradient tolerance (``certificate.converged``
-        is then False and ``certificate.message`` says why).
+        is then False and ``certificate.message`` says why), or when the cosine estimate's
+        nested bias exceeds its standard error and ``BIAS_WARN``.
 
     Returns
     -------
@@ -250,6 +252,7 @@ def minimize(
             iterations=fit.iterations,
             objective_method=fit.method,
             stderr=fit.stderr,
+            bias=fit.bias,
             seed=seed_used,
             message=fit.message,
         )
@@ -260,9 +263,18 @@ def minimize(
         certificate = dataclasses.replace(certificate, seed=seed_used)
     if not certificate.converged:
         warnings.warn(
-            f"minimize({loss!r}, {tilting!r}): not every numerical start reached the gradient "
-            f"tolerance (best start: {certificate.message}, largest gradient component "
+            f"minimize({loss!r}, {tilting!r}): the numerical minimizer stopped before its "
+            f"gradient tolerance ({certificate.message}; largest gradient component "
             f"{certificate.grad_norm:.1e}); see `Solution.certificate` (converged=False).",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    if abs(certificate.bias) > max(certificate.stderr, BIAS_WARN):
+        warnings.warn(
+            f"minimize({loss!r}, 'cosine'): the estimate {objective:.4g} (stderr "
+            f"{certificate.stderr:.1e}) carries an estimated bias {certificate.bias:.1e} from its "
+            "inner averages (heavy-tailed at small temperature); raise `n_samples` or the "
+            "temperature. See `Solution.certificate.bias`.",
             ConvergenceWarning,
             stacklevel=2,
         )

@@ -53,6 +53,9 @@ class Certificate:
         ``"exact"`` or ``"quasi-monte-carlo"`` (the cosine tilting beyond rank one).
     stderr : float
         Standard error of the reported objective (quasi-Monte Carlo replicates), 0 when exact.
+    bias : float
+        Estimated bias of the reported objective from the cosine estimator's inner averages
+        (:meth:`gaussclip.cosine.QMCEstimator.nested_bias`), 0 when exact.
     seed : int or None
         The seed that drew the starts (and the cosine point sets): pass it back as ``seed`` to
         repeat the run exactly; None when a Generator was passed.
@@ -67,6 +70,7 @@ class Certificate:
     iterations: int
     objective_method: str = "exact"
     stderr: float = 0.0
+    bias: float = 0.0
     seed: int | None = None
     message: str = ""
 

@@ -1,6 +1,8 @@
 """The cosine tilting (normalized encoders): exact rank-one objective, the quasi-Monte Carlo
 estimator beyond (agreement, gradients, scale invariance, sign), the minimizer, bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.integrate
@@ -209,8 +211,13 @@ def test_estimate_is_never_below_zero_by_more_than_its_error():
         for loss in ("cond", "joint"):
             est = gc.population_loss(mu, loss, "cosine", G=G, H=H, rng=rng, n_samples=2**12)
             assert est > -MC_Z * est.stderr
-    sol = gc.minimize(mu, "joint", "cosine", seed=1, n_starts=1)
-    assert sol.objective >= 0.0
+    # The optimum (s = 0) needs rank-deficient encoders, where the fixed-sample estimator turns
+    # ragged: minimize may stop on its evaluation budget, and then says so (warning + flag).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", gc.ConvergenceWarning)
+        sol = gc.minimize(mu, "joint", "cosine", seed=1, n_starts=1)
+    assert sol.objective >= 0.0 and sol.objective < 1e-2
+    assert sol.certificate.converged == (not caught)
 
 
 @pytest.mark.parametrize("loss", ["cond", "joint"])
@@ -219,6 +226,7 @@ def test_minimize_4x3_converges_with_small_stderr(loss):
     cert = sol.certificate
     assert sol.method == "numerical" and cert.objective_method == "quasi-monte-carlo"
     assert cert.converged and cert.stderr <= TARGET_STDERR and sol.objective >= 0.0
+    assert abs(cert.bias) < NESTED_BIAS  # the inner averages are converged at tau = 1
     # rank 3 contains rank 1 (three parallel rows): never worse than the exact rank-1 optimum,
     # sign(x) sign(y) / tau at the top canonical pair
     sigma1 = MU43.canonical_correlations()[0]
