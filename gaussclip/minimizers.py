@@ -28,7 +28,7 @@ from .cosine import (
     check_temperature,
     minimize_cosine,
 )
-from .errors import ConvergenceWarning, OptionError
+from .errors import ConvergenceWarning, OptionError, RankError
 from .gaussian import _readonly, check_joint
 from .numerical import Certificate, minimize_numerically
 from .objectives import LOSSES, loss_weights
@@ -219,7 +219,9 @@ def minimize(
             "rank",
             1,
             k,
-            hint=f" for n_u={mu.n_u}, n_v={mu.n_v} (at most min(n_u, n_v)). Reduce `rank`",
+            hint=f"for n_u={mu.n_u}, n_v={mu.n_v} (at most min(n_u, n_v))",
+            error=RankError,
+            fix="Reduce `rank`.",
         )
     closed = has_closed_form(loss, tilting, weights)
     if method == "closed-form" and not closed:
