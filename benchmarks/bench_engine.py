@@ -26,7 +26,9 @@ variance of its randomized quasi-Monte Carlo estimator against the same estimato
 (equal sample count) and against the previous plain Monte Carlo estimator (leave-one-out, 2000
 iid draws, the old default), over independent seeds at fixed encoders; and ``gc.minimize`` of
 cond and joint x cosine against the previous plain-MC numerical path (autograd L-BFGS on that
-estimator, gtol 1e-9), timed in the same run.
+estimator, gtol 1e-9), timed in the same run. ``--cosine-fuzz`` runs a seeded fuzz of cosine
+problems (sizes, conditioning, losses, weights, temperatures, ranks) and reports times and
+convergence.
 
 Run: ``python benchmarks/bench_engine.py`` (or ``gaussclip bench engine``).
 """
@@ -280,6 +282,46 @@ def print_cosine(old_starts):
         )
 
 
+def cosine_fuzz(n_cases=24, seed=2026):
+    """Seeded random cosine problems (n_u, n_v in 1..6, condition numbers up to 1e6, every loss
+    and weight pattern, temperatures 0.05..3, random rank): time, convergence and warnings."""
+    import warnings
+
+    rng = np.random.default_rng(seed)
+    print(
+        "\nCosine fuzz: case, sizes, rank, loss, weights, tau, wall/CPU s, J, stderr, "
+        "converged, warned"
+    )
+    worst = 0.0
+    for case in range(n_cases):
+        n_u, n_v = int(rng.integers(1, 7)), int(rng.integers(1, 7))
+        n_v += n_u + n_v < 3
+        n = n_u + n_v
+        q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        cov = (q * np.geomspace(1, 10 ** rng.uniform(0.5, 6), n)) @ q.T
+        mu = gc.JointGaussian(0.5 * (cov + cov.T), n_u)
+        loss = ["cond", "joint"][rng.integers(2)]
+        choices = [(1.0, 1.0), (2.0, 0.0), (0.0, 2.0), (0.5, 3.0)]
+        weights = (1.0, 1.0) if loss == "joint" else choices[rng.integers(4)]
+        tau = float([0.05, 0.2, 0.5, 1.0, 3.0][rng.integers(5)])
+        rank = int(rng.integers(1, min(n_u, n_v) + 1))
+        start, cpu = time.perf_counter(), time.process_time()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sol = gc.minimize(
+                mu, loss, "cosine", weights=weights, rank=rank, temperature=tau, seed=case
+            )
+        wall, used = time.perf_counter() - start, time.process_time() - cpu
+        worst = max(worst, used)
+        cert = sol.certificate
+        print(
+            f"  {case:2d} {n_u}x{n_v} r={rank} {loss:5s} {weights} tau={tau:<4} "
+            f"{wall:5.1f}/{used:4.1f} J={sol.objective:.4f} se={cert.stderr:.1e} "
+            f"conv={cert.converged} warned={bool(caught)}"
+        )
+    print(f"  largest CPU time: {worst:.1f} s")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 400, 1000])
@@ -288,7 +330,11 @@ def main(argv=None):
     parser.add_argument(
         "--old-starts", type=int, default=1, help="starts of the (slow) previous cosine path"
     )
+    parser.add_argument("--cosine-fuzz", action="store_true", help="seeded cosine fuzz only")
     args = parser.parse_args(argv)
+    if args.cosine_fuzz:
+        cosine_fuzz()
+        return
     if args.cosine_only:
         print_cosine(args.old_starts)
         return
