@@ -47,3 +47,8 @@ class DestinationError(GaussclipError, OSError):
     """A folder gaussclip must write to (a checkpoint's folder, ``$GAUSSCLIP_CACHE``) is not
     writable: read-only, no permission, not a folder, or the disk is full. Also an
     :class:`OSError`, so code catching ``OSError`` keeps working."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A numerical minimizer stopped before its tolerance; the result says so
+    (``Solution.certificate.converged`` is False)."""
