@@ -4,8 +4,9 @@
   (with prescribed canonical correlations), encoders, weights and tilting parameters;
 * :mod:`gaussclip.testing.properties` -- the paper's numerical statements as named properties
   (``gaussclip check``);
-* :func:`property`, :func:`search`, :func:`get`, :func:`registered` -- write a conjecture of your
-  own and search for its smallest counterexample (:mod:`gaussclip.testing.runner`).
+* :func:`property`, :func:`search`, :func:`get`, :func:`registered`, :func:`as_test` -- write
+  a conjecture of your own and search for its smallest counterexample
+  (:mod:`gaussclip.testing.runner`).
 
 Hypothesis is an optional dependency: ``pip install gaussclip[testing]``. See ``docs/testing.md``.
 
@@ -36,6 +37,7 @@ from .runner import (
     REGISTRY,
     Property,
     SearchResult,
+    as_test,
     get,
     property,
     registered,
@@ -49,6 +51,7 @@ __all__ = [
     "REGISTRY",
     "Property",
     "SearchResult",
+    "as_test",
     "get",
     "property",
     "registered",

@@ -29,6 +29,7 @@ __all__ = [
     "REGISTRY",
     "Property",
     "SearchResult",
+    "as_test",
     "get",
     "property",
     "registered",
@@ -286,6 +287,40 @@ def search(prop, examples=DEFAULT_EXAMPLES, seed=0):
         error=error,
         snippet=snippet(prop, kwargs),
     )
+
+
+def as_test(prop):
+    """A Hypothesis test function of a property, for a test suite (pytest collects it).
+
+    Unlike :func:`search` it uses the *ambient* Hypothesis settings, so a suite's profiles
+    (e.g. a deterministic default and a ``thorough`` one) decide how many examples run.
+
+    Parameters
+    ----------
+    prop : Property or str
+
+    Returns
+    -------
+    callable
+        A test function without arguments named ``test_<id>``.
+
+    Examples
+    --------
+    In a test module::
+
+        from gaussclip.testing import as_test
+
+        test_theorem_5_1 = as_test("thm-5.1")
+    """
+    prop = _resolve(prop)
+
+    @given(prop.strategy)
+    def test(kwargs):
+        prop.func(**kwargs)
+
+    test.__name__ = "test_" + "".join(c if c.isalnum() else "_" for c in prop.id)
+    test.__doc__ = f"{prop.id}: {prop.statement}"
+    return test
 
 
 def _python(value):
