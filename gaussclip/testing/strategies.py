@@ -109,8 +109,9 @@ class _Numbers:
     """
 
     def __init__(self, raw):
-        self._signed = np.frombuffer(raw, dtype="<i2") / 32768.0
-        self._unit = np.frombuffer(raw, dtype="<u2") / 65535.0
+        # big-endian, so that Hypothesis shrinking bytes lexicographically shrinks the numbers
+        self._signed = np.frombuffer(raw, dtype=">i2") / 32768.0
+        self._unit = np.frombuffer(raw, dtype=">u2") / 65535.0
         self._next = 0
 
     def _take(self, source, shape):
