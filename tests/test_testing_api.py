@@ -199,6 +199,29 @@ def test_snippet_of_a_builtin_property_is_pasteable():
     assert np.array_equal(namespace["mu"].mean, mu.mean)
 
 
+# --------------------------------------------------------------- the docs' demonstration
+@testing.property("printed-cor-5.2", register=False, mu=gst.joint_gaussians())
+def _printed_corollary_5_2(mu):
+    """Corollary 5.2 as printed (docs/ERRATA.md #10): strictly wider unless a product."""
+    if mu.canonical_correlations().max() == 0.0:
+        return
+    nu = gc.minimize(mu, "cond", "inner").model
+    excess = np.linalg.eigvalsh(nu.conditional_cov("u") - mu.conditional_cov("u"))
+    assert excess.min() > 1e-9 * excess.max(), f"excess eigenvalues {excess}"
+
+
+def test_docs_demo_the_printed_corollary_5_2_is_falsified_and_shrunk():
+    """docs/testing.md section 3: the shrunk counterexample has n_u = n_v = 2, identity blocks
+    and canonical correlations (smallest drawable, 0)."""
+    result = testing.search(_printed_corollary_5_2, examples=200, seed=0)
+    assert result.status == "fail"
+    mu = result.counterexample["mu"]
+    assert (mu.n_u, mu.n_v) == (2, 2)
+    assert np.array_equal(mu.Cuu, np.eye(2)) and np.array_equal(mu.Cvv, np.eye(2))
+    sigma = mu.canonical_correlations()
+    assert 0.0 < sigma[0] < 2e-5 and sigma[1] == 0.0
+
+
 # ------------------------------------------------------------------------------------ CLI
 def test_cli_check_table_json_unknown_and_failure(capsys):
     assert main(["check", "--only", "thm-5.1", "cor-5.7", "--examples", str(EXAMPLES)]) == 0
