@@ -111,6 +111,8 @@ def test_strategies_reject_bad_arguments():
         gst.joint_gaussians(n_u=0)
     with pytest.raises(gc.DomainError, match="max_condition"):
         gst.spd_matrices(2, max_condition=0.5)
+    with pytest.raises(gc.DomainError, match="max_sigma"):
+        gst.canonical_correlations(max_sigma=1.0)
     with pytest.raises(gc.OptionError, match="tilting"):
         gst.tilting_parameters(gc.JointGaussian(np.eye(2), 1), "cosine")
 
@@ -167,8 +169,10 @@ def test_search_is_deterministic_and_validates():
     a = testing.search(_false_h, examples=100, seed=3)
     b = testing.search(_false_h, examples=100, seed=3)
     assert a.counterexample == b.counterexample and a.examples == b.examples
-    with pytest.raises(gc.ArgumentTypeError, match="examples"):
+    with pytest.raises(gc.DomainError, match="examples"):
         testing.search(_false_h, examples=0)
+    with pytest.raises(gc.ArgumentTypeError, match="seed"):
+        testing.search(_false_h, seed=1.5)
     with pytest.raises(gc.OptionError, match="registered property"):
         testing.search("no-such-property")
     with pytest.raises(gc.OptionError, match="example="):

@@ -22,6 +22,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 import gaussclip as gc
+from gaussclip._validation import Integer, validate_params
 
 __all__ = [
     "DEFAULT_EXAMPLES",
@@ -225,6 +226,7 @@ def _resolve(prop):
     )
 
 
+@validate_params(examples=Integer(low=1), seed=Integer(low=0))
 def search(prop, examples=DEFAULT_EXAMPLES, seed=0):
     """Run Hypothesis on a property; the result holds the shrunk counterexample on failure.
 
@@ -248,10 +250,6 @@ def search(prop, examples=DEFAULT_EXAMPLES, seed=0):
     'ok'
     """
     prop = _resolve(prop)
-    if isinstance(examples, bool) or not isinstance(examples, int | np.integer) or examples < 1:
-        raise gc.ArgumentTypeError(f"`examples` must be a positive int; got {examples!r}.")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise gc.ArgumentTypeError(f"`seed` must be a non-negative int; got {seed!r}.")
     state = {"calls": 0, "first": None, "last": None}
 
     def run(kwargs):

@@ -49,6 +49,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised in a subproce
     ) from exc
 
 import gaussclip as gc
+from gaussclip._validation import Real, validate_params
 
 __all__ = [
     "DEFAULT_MAX_SIGMA",
@@ -149,13 +150,12 @@ def _spectrum_count(n):
     return n + 1
 
 
+#: The constraint on every ``max_condition`` argument.
+_CONDITION = Real(low=1.0, hint="It bounds a condition number, which is at least 1.")
+
+
 def _log_condition(max_condition):
-    kappa = float(max_condition)
-    if not np.isfinite(kappa) or kappa < 1.0:
-        raise gc.DomainError(
-            f"`max_condition` must be a finite number >= 1; got {max_condition!r}."
-        )
-    return float(np.log10(kappa))
+    return float(np.log10(_CONDITION(max_condition, "max_condition")))
 
 
 def _spectrum(numbers, n, top, scale=True):
@@ -303,6 +303,7 @@ def invertible_matrices(n, *, max_condition=10.0):
     return _sized(_size(n, "n"), _invertible_count, functools.partial(_invertible, top=top))
 
 
+@validate_params(max_sigma=Real(low=0.0, high=1.0, high_open=True))
 def canonical_correlations(*, max_sigma=DEFAULT_MAX_SIGMA, extremes=False):
     r"""A strategy for one canonical correlation :math:`\sigma \in [0,` ``max_sigma`` :math:`]`.
 
@@ -318,8 +319,6 @@ def canonical_correlations(*, max_sigma=DEFAULT_MAX_SIGMA, extremes=False):
     -------
     SearchStrategy of float
     """
-    if not 0.0 <= max_sigma < _SIGMA_OPEN:
-        raise gc.DomainError(f"`max_sigma` must be in [0, 1); got {max_sigma!r}.")
     plain = st.floats(0.0, float(max_sigma), allow_subnormal=False)
     if not extremes:
         return plain
@@ -598,6 +597,7 @@ def _not_both_zero(w):
     return (1.0, 1.0) if w[0] + w[1] == 0.0 else w
 
 
+@validate_params(max_weight=Real(low=0.0, low_open=True))
 def weights(*, presets=True, max_weight=4.0):
     r"""Loss weights :math:`(\lambda_u, \lambda_v)`, both :math:`\ge 0`, not both 0.
 
