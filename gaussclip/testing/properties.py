@@ -552,7 +552,7 @@ def _kl_generalized(mean_p, cov_p, mean_q, cov_q):
     symbolic="lem-E.1",
 )
 def lem_e_1(mu, nu):
-    p, q = mu.gaussian, nu.gaussian
+    p, q = gc.Gaussian(mu.mean, mu.cov), gc.Gaussian(nu.mean, nu.cov)
     got = float(gc.kl_divergence(p, q))
     expected = _kl_generalized(p.mean, p.cov, q.mean, q.cov)
     _assert_close("KL(p || q) vs generalized eigenvalues", got, expected, KL_RTOL * (1 + expected))
