@@ -99,7 +99,12 @@ def build_parser():
     )
     check.add_argument("--only", nargs="+", metavar="ID", help="property ids (e.g. thm-5.1)")
     check.add_argument(
-        "--examples", type=_positive_int, default=200, metavar="N", help="examples per property"
+        # = gaussclip.testing.DEFAULT_EXAMPLES (not imported here: Hypothesis is optional)
+        "--examples",
+        type=_positive_int,
+        default=200,
+        metavar="N",
+        help="examples per property",
     )
     check.add_argument("--seed", type=_seed, default=0, metavar="S", help="Hypothesis seed")
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")

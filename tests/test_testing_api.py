@@ -246,6 +246,13 @@ def test_cli_check_table_json_unknown_and_failure(capsys):
         del testing.REGISTRY[false.id]
 
 
+def test_cli_check_default_examples_is_the_documented_default():
+    from gaussclip.cli import build_parser
+
+    args = build_parser().parse_args(["check"])
+    assert args.examples == testing.DEFAULT_EXAMPLES and args.seed == 0 and not args.json
+
+
 def test_cli_check_runs_as_a_command():
     done = subprocess.run(
         [sys.executable, "-m", "gaussclip", "check", "--only", "cor-5.7", "--examples", "5"],
