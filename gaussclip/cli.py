@@ -1,6 +1,8 @@
-"""The ``gaussclip`` command: ``verify``, ``figures``, ``data`` and ``bench``.
+"""The ``gaussclip`` command: ``verify``, ``check``, ``figures``, ``data`` and ``bench``.
 
 * ``gaussclip verify [--only ID ...] [--json]`` -- run the symbolic checks of the paper.
+* ``gaussclip check [--only ID ...] [--examples N] [--seed S] [--json]`` -- search for
+  counterexamples to the paper's numerical statements with Hypothesis (``gaussclip.testing``).
 * ``gaussclip figures [--quick|--full] [--only N ...] [--out DIR] [--jobs N]`` -- reproduce figures
   (same options as ``python -m paper_figures``).
 * ``gaussclip data NAME`` -- fetch or build a data set into the cache (``mnist``, ``lagrangian``).
@@ -21,6 +23,29 @@ def _verify(args):
     from .symbolic import run_cli
 
     return run_cli(only=args.only, as_json=args.json)
+
+
+def _check(args):
+    try:
+        from .testing.runner import run_cli
+    except ImportError as exc:  # Hypothesis missing: the message names the extra to install
+        print(f"gaussclip check: {exc}", file=sys.stderr)
+        return 2
+    return run_cli(only=args.only, examples=args.examples, seed=args.seed, as_json=args.json)
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer; got {text}")
+    return value
+
+
+def _seed(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer; got {text}")
+    return value
 
 
 def _figures(args):
@@ -63,6 +88,27 @@ def build_parser():
     verify.add_argument("--only", nargs="+", metavar="ID", help="check ids to run (e.g. thm-5.1)")
     verify.add_argument("--json", action="store_true", help="print JSON instead of a table")
     verify.set_defaults(func=_verify)
+
+    check = sub.add_parser(
+        "check",
+        help="search for counterexamples to the paper's results (Hypothesis)",
+        description="Run Hypothesis on every property of gaussclip.testing.properties (or those "
+        "named by --only) with a deterministic profile: the same --seed tries the same examples. "
+        "Exit status 0 when all hold, 1 when one fails (its shrunk counterexample is printed as "
+        "Python), 2 for an unknown id.",
+    )
+    check.add_argument("--only", nargs="+", metavar="ID", help="property ids (e.g. thm-5.1)")
+    check.add_argument(
+        # = gaussclip.testing.DEFAULT_EXAMPLES (not imported here: Hypothesis is optional)
+        "--examples",
+        type=_positive_int,
+        default=200,
+        metavar="N",
+        help="examples per property",
+    )
+    check.add_argument("--seed", type=_seed, default=0, metavar="S", help="Hypothesis seed")
+    check.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    check.set_defaults(func=_check)
 
     figures = sub.add_parser("figures", help="reproduce the paper's figures", add_help=False)
     figures.add_argument("rest", nargs=argparse.REMAINDER)

@@ -62,11 +62,6 @@ def test_negative_twin_is_rejected(results, check_id):
     assert twin.detail
 
 
-def test_all_checks_within_budget(results):
-    """The issue's budget: all checks together under 2 minutes on 2 cores."""
-    assert sum(r.seconds for r in results[0].values()) < 120
-
-
 def _verify(*args):
     return subprocess.run(
         [sys.executable, "-m", "gaussclip", "verify", *args],

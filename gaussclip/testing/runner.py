@@ -1,0 +1,416 @@
+r"""Properties as objects: registry, ``@property`` decorator, ``search``, ``gaussclip check``.
+
+A *property* is a function of keyword arguments that raises :class:`AssertionError` (printing
+the quantities it compared) when a statement is false, together with a Hypothesis strategy for
+its arguments. :func:`search` runs Hypothesis on it and returns a :class:`SearchResult` holding,
+on failure, the shrunk counterexample and a Python snippet that reproduces it.
+
+Searches are deterministic by default (the profile :data:`PROFILE`): a fixed ``seed``, no
+example database, no deadline, so two runs with the same arguments test the same examples.
+"""
+
+import builtins
+import json
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+import gaussclip as gc
+from gaussclip._validation import Integer, validate_params
+
+__all__ = [
+    "DEFAULT_EXAMPLES",
+    "PROFILE",
+    "REGISTRY",
+    "Property",
+    "SearchResult",
+    "as_test",
+    "get",
+    "property",
+    "registered",
+    "run_cli",
+    "search",
+    "snippet",
+]
+
+#: Examples per property when none are asked for (``gaussclip check`` and :func:`search`).
+DEFAULT_EXAMPLES = 200
+
+#: The deterministic profile of :func:`search`: no example database (a run never depends on a
+#: previous one), no deadline (the first call of a property compiles caches), quiet output (the
+#: result carries the counterexample), one bug reported (the shrunk one), and no "explain" or
+#: "target" phase (they cost time and add nothing to a pass/fail answer). The seed is passed to
+#: :func:`search`.
+PROFILE = {
+    "database": None,
+    "deadline": None,
+    "derandomize": False,
+    "verbosity": Verbosity.quiet,
+    "report_multiple_bugs": False,
+    "phases": (Phase.explicit, Phase.generate, Phase.shrink),
+    "suppress_health_check": (HealthCheck.too_slow, HealthCheck.data_too_large),
+}
+
+#: Every registered property by id, in registration order.
+REGISTRY = {}
+
+
+@dataclass(frozen=True)
+class Property:
+    """A named, runnable statement.
+
+    Attributes
+    ----------
+    id : str
+        Identifier (``gaussclip check --only ID``); ids shared with ``gaussclip verify`` name the
+        same result.
+    statement : str
+        What is claimed, in one sentence.
+    func : callable
+        ``func(**kwargs)`` raises AssertionError when the statement fails for ``kwargs``.
+    strategy : hypothesis.strategies.SearchStrategy
+        Draws the keyword arguments as a dict.
+    symbolic : str or None
+        The id of the ``gaussclip verify`` check of the same result, if any.
+    """
+
+    id: str
+    statement: str
+    func: object
+    strategy: object = field(repr=False)
+    symbolic: str | None = None
+
+    def __call__(self, **kwargs):
+        """Check the statement on one example; raises AssertionError when it fails."""
+        return self.func(**kwargs)
+
+
+def property(id, statement=None, *, example=None, symbolic=None, register=True, **strategies):
+    r"""Decorator turning a function into a :class:`Property` (and registering it).
+
+    Parameters
+    ----------
+    id : str
+        The property's identifier.
+    statement : str, optional
+        One sentence; the first line of the function's docstring by default.
+    example : SearchStrategy of dict, optional
+        Draws all keyword arguments at once (for arguments that depend on each other, e.g. a joint
+        Gaussian and encoders of its sizes). Otherwise pass one strategy per argument as keywords.
+    symbolic : str, optional
+        The ``gaussclip verify`` id of the same result.
+    register : bool
+        Add it to :data:`REGISTRY` (then ``gaussclip.testing.get(id)`` finds it). An id already
+        registered is replaced.
+    **strategies : SearchStrategy
+        One strategy per keyword argument of the function.
+
+    Returns
+    -------
+    callable
+        A decorator returning the :class:`Property`.
+
+    Examples
+    --------
+    A conjecture of one's own: the joint loss never beats the conditional one at its own game.
+
+    >>> import gaussclip as gc
+    >>> from gaussclip.testing import property, search, strategies as gst
+    >>> @property("my-conjecture", register=False, mu=gst.joint_gaussians())
+    ... def cond_not_worse(mu):
+    ...     "The CLIP minimizer has a conditional objective <= the joint minimizer's."
+    ...     joint = gc.minimize(mu, "joint", "inner")
+    ...     cond = gc.minimize(mu, "cond", "inner")
+    ...     j = gc.population_loss(mu, "cond", "inner", A=joint.A)
+    ...     assert cond.objective <= j + 1e-9, (cond.objective, j)
+    >>> search(cond_not_worse, examples=50).status
+    'ok'
+    """
+    if (example is None) == (not strategies):
+        raise gc.OptionError(
+            "pass either `example=` (a strategy of keyword-argument dicts) or one strategy per "
+            f"argument as keywords, not both or neither; got example={example!r}, "
+            f"keywords {sorted(strategies)}."
+        )
+    strategy = example if example is not None else st.fixed_dictionaries(strategies)
+
+    def decorate(func):
+        doc = (func.__doc__ or "").strip().split("\n")[0]
+        prop = Property(str(id), statement or doc or func.__name__, func, strategy, symbolic)
+        if register:
+            REGISTRY[prop.id] = prop
+        return prop
+
+    return decorate
+
+
+def registered():
+    """Every registered :class:`Property` (the built-in ones first), in registration order."""
+    from . import properties  # noqa: F401 - importing fills the registry
+
+    return list(REGISTRY.values())
+
+
+def get(id):
+    """The registered :class:`Property` named ``id``; unknown ids raise
+    :class:`gaussclip.OptionError`."""
+    registered()
+    if id not in REGISTRY:
+        raise gc.OptionError(
+            f"`id` must name a registered property, e.g. {list(REGISTRY)[:3]}; got {id!r}. "
+            f"Run `gaussclip check --only` with one of the {len(REGISTRY)} ids of "
+            "`gaussclip.testing.registered()`."
+        )
+    return REGISTRY[id]
+
+
+@dataclass
+class SearchResult:
+    """The outcome of :func:`search`.
+
+    Attributes
+    ----------
+    id : str
+    status : {"ok", "fail"}
+    examples : int
+        Examples tried: all of them when ``"ok"``, up to and including the first failure
+        otherwise (shrinking steps not counted).
+    seconds : float
+    counterexample : dict or None
+        The shrunk failing keyword arguments.
+    error : str or None
+        The failure's exception type and message (the quantities compared).
+    snippet : str or None
+        Python code that reproduces the failure (:func:`snippet`).
+    """
+
+    id: str
+    status: str
+    examples: int
+    seconds: float
+    counterexample: dict | None = None
+    error: str | None = None
+    snippet: str | None = None
+
+    @builtins.property
+    def rate(self):
+        """Examples per second."""
+        return self.examples / self.seconds if self.seconds > 0 else float("inf")
+
+    def as_dict(self):
+        """JSON-ready summary (the counterexample as its snippet)."""
+        return {
+            "id": self.id,
+            "status": self.status,
+            "examples": self.examples,
+            "seconds": round(self.seconds, 4),
+            "error": self.error,
+            "snippet": self.snippet,
+        }
+
+
+def _resolve(prop):
+    if isinstance(prop, Property):
+        return prop
+    if isinstance(prop, str):
+        return get(prop)
+    raise gc.ArgumentTypeError(
+        "`prop` must be a gaussclip.testing.Property (made with @gaussclip.testing.property) or "
+        f"a registered id; got {type(prop).__name__}."
+    )
+
+
+@validate_params(examples=Integer(low=1), seed=Integer(low=0))
+def search(prop, examples=DEFAULT_EXAMPLES, seed=0):
+    """Run Hypothesis on a property; the result holds the shrunk counterexample on failure.
+
+    Parameters
+    ----------
+    prop : Property or str
+        A :class:`Property` or the id of a registered one.
+    examples : int
+        Examples to try (Hypothesis ``max_examples``).
+    seed : int
+        Seed of the deterministic profile :data:`PROFILE`: the same seed tries the same examples.
+
+    Returns
+    -------
+    SearchResult
+
+    Examples
+    --------
+    >>> from gaussclip import testing
+    >>> testing.search("thm-5.1", examples=20).status
+    'ok'
+    """
+    prop = _resolve(prop)
+    state = {"calls": 0, "first": None, "last": None}
+
+    def run(kwargs):
+        state["calls"] += 1
+        try:
+            prop.func(**kwargs)
+        except BaseException as exc:
+            if state["first"] is None:
+                state["first"] = state["calls"]
+            state["last"] = (kwargs, exc)
+            raise
+
+    test = hypothesis_seed(int(seed))(
+        settings(max_examples=int(examples), **PROFILE)(given(prop.strategy)(run))
+    )
+    start = time.perf_counter()
+    try:
+        test()
+    except Exception:  # the property's own failure, re-raised by Hypothesis after shrinking
+        if state["last"] is None:  # Hypothesis itself failed (e.g. a strategy error)
+            raise
+    seconds = time.perf_counter() - start
+    if state["first"] is None:
+        return SearchResult(prop.id, "ok", state["calls"], seconds)
+    kwargs, exc = state["last"]
+    error = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    return SearchResult(
+        prop.id,
+        "fail",
+        state["first"],
+        seconds,
+        counterexample=kwargs,
+        error=error,
+        snippet=snippet(prop, kwargs),
+    )
+
+
+def as_test(prop):
+    """A Hypothesis test function of a property, for a test suite (pytest collects it).
+
+    Unlike :func:`search` it uses the *ambient* Hypothesis settings, so a suite's profiles
+    (e.g. a deterministic default and a ``thorough`` one) decide how many examples run.
+
+    Parameters
+    ----------
+    prop : Property or str
+
+    Returns
+    -------
+    callable
+        A test function without arguments named ``test_<id>``.
+
+    Examples
+    --------
+    In a test module::
+
+        from gaussclip.testing import as_test
+
+        test_theorem_5_1 = as_test("thm-5.1")
+    """
+    prop = _resolve(prop)
+
+    @given(prop.strategy)
+    def test(kwargs):
+        prop.func(**kwargs)
+
+    test.__name__ = "test_" + "".join(c if c.isalnum() else "_" for c in prop.id)
+    test.__doc__ = f"{prop.id}: {prop.statement}"
+    return test
+
+
+def _python(value):
+    """Source code that rebuilds ``value`` (floats round-trip exactly through ``repr``)."""
+    if isinstance(value, gc.JointGaussian):
+        mean = "" if not np.any(value.mean) else f", mean={_python(value.mean)}"
+        return f"gc.JointGaussian({_python(value.cov)}, n_u={value.n_u}{mean})"
+    if isinstance(value, gc.Gaussian):
+        return f"gc.Gaussian({_python(value.mean)}, {_python(value.cov)})"
+    if isinstance(value, np.ndarray):
+        return f"np.array({value.tolist()!r})"
+    if isinstance(value, np.generic):
+        return repr(value.item())
+    if isinstance(value, tuple):
+        inner = ", ".join(_python(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    if isinstance(value, list):
+        return "[" + ", ".join(_python(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_python(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def snippet(prop, kwargs):
+    """A pasteable Python snippet that calls ``prop`` on ``kwargs`` (and so raises its failure).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gaussclip import testing
+    >>> print(testing.snippet(testing.get("lem-E.1"), {"x": np.eye(1)}))
+    import numpy as np
+    import gaussclip as gc
+    import gaussclip.testing
+    <BLANKLINE>
+    x = np.array([[1.0]])
+    gaussclip.testing.get('lem-E.1')(x=x)
+    """
+    prop = _resolve(prop)
+    lines = ["import numpy as np", "import gaussclip as gc"]
+    if prop.id in REGISTRY and REGISTRY[prop.id] is prop:
+        lines.append("import gaussclip.testing")
+        call = f"gaussclip.testing.get({prop.id!r})"
+    else:
+        module = getattr(prop.func, "__module__", "__main__")
+        if module not in ("__main__", None):
+            lines.append(f"from {module} import {prop.func.__name__}")
+        call = prop.func.__name__
+    lines.append("")
+    for name, value in kwargs.items():
+        lines.append(f"{name} = {_python(value)}")
+    args = ", ".join(f"{name}={name}" for name in kwargs)
+    lines.append(f"{call}({args})")
+    return "\n".join(lines)
+
+
+def _table(results):
+    width = max(len(r.id) for r in results)
+    lines = [f"{'id':<{width}}  examples  status  seconds  examples/s"]
+    for r in results:
+        lines.append(
+            f"{r.id:<{width}}  {r.examples:8d}  {r.status:<6}  {r.seconds:7.2f}  {r.rate:10.0f}"
+        )
+    failed = [r for r in results if r.status != "ok"]
+    for r in failed:
+        lines += [
+            "",
+            f"{r.id}: {r.error}",
+            "shrunk counterexample (paste to reproduce):",
+            r.snippet,
+        ]
+    total = sum(r.seconds for r in results)
+    lines.append(f"{len(results) - len(failed)} of {len(results)} properties ok in {total:.1f} s")
+    return "\n".join(lines)
+
+
+def run_cli(only=None, examples=DEFAULT_EXAMPLES, seed=0, as_json=False):
+    """``gaussclip check``: print a table (or JSON) of :func:`search` results; exit status 0 when
+    every property holds, 1 when one fails, 2 for an unknown id."""
+    try:
+        selected = registered() if not only else [get(i) for i in only]
+    except gc.OptionError as exc:
+        print(f"gaussclip check: {exc}", file=sys.stderr)
+        return 2
+    results = []
+    for prop in selected:
+        results.append(search(prop, examples=examples, seed=seed))
+        if not as_json:
+            r = results[-1]
+            print(f"  {r.id}: {r.status} ({r.examples} in {r.seconds:.1f} s)", file=sys.stderr)
+    if as_json:
+        print(json.dumps([r.as_dict() for r in results], indent=1))
+    else:
+        print(_table(results))
+    return 0 if all(r.status == "ok" for r in results) else 1

@@ -1,0 +1,282 @@
+"""gaussclip.testing: strategies produce valid objects that honour their arguments and shrink,
+every built-in property holds, false properties are falsified and shrunk, and `gaussclip check`.
+
+The built-in properties themselves run (under the suite's Hypothesis profile) in the test files
+of the results they state: test_minimizers, test_objectives, test_gaussian.
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import find, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+import gaussclip as gc
+from gaussclip import testing
+from gaussclip.cli import main
+from gaussclip.testing import strategies as gst
+
+#: Prescribed canonical correlations come back from the whitened SVD to ~eps * sqrt(cond_u
+#: cond_v) <= 2e-10 at block conditions <= 1e6 (see properties.CCA_ATOL).
+SIGMA_ATOL = 1e-8
+#: Built matrices are symmetric by construction (explicit symmetrization), exactly.
+#: Orthogonality of Householder products: rounding of n reflections, ~n * eps.
+ORTHOGONAL_ATOL = 1e-12
+#: Condition numbers of drawn SPD matrices: the spectrum is exact, eigvalsh recovers it to
+#: ~cond * eps relative.
+CONDITION_RTOL = 1e-6
+#: Few examples for the API tests: they test the machinery, not the mathematics.
+EXAMPLES = 30
+
+
+# ----------------------------------------------------------------------------- strategies
+@given(gst.spd_matrices(st.integers(1, 5), max_condition=1e3))
+def test_spd_matrices_are_spd_with_bounded_condition(m):
+    assert np.array_equal(m, m.T)
+    lam = np.linalg.eigvalsh(m)
+    assert lam.min() > 0 and lam.max() / lam.min() <= 1e3 * (1 + CONDITION_RTOL)
+
+
+@given(gst.orthogonal_matrices(st.integers(1, 6)))
+def test_orthogonal_matrices_are_orthogonal(q):
+    assert np.allclose(q @ q.T, np.eye(q.shape[0]), rtol=0.0, atol=ORTHOGONAL_ATOL)
+
+
+@given(
+    gst.joint_gaussians(
+        st.integers(2, 4), st.integers(3, 5), sigma=[1.0 - 1e-7, 0.5, 1e-7], mean=True
+    )
+)
+def test_joint_gaussians_honour_prescribed_sigma_near_0_and_1(mu):
+    assert isinstance(mu, gc.JointGaussian)
+    assert mu.n_u >= 3 and mu.n_v >= 3  # raised to len(sigma)
+    expected = np.zeros(min(mu.n_u, mu.n_v))
+    expected[:3] = [1.0 - 1e-7, 0.5, 1e-7]
+    assert np.allclose(mu.canonical_correlations(), expected, rtol=0.0, atol=SIGMA_ATOL)
+
+
+@given(gst.joint_gaussians(sigma=gst.canonical_correlations(extremes=True), max_condition=10.0))
+def test_joint_gaussians_with_a_sigma_strategy(mu):
+    sigma = mu.canonical_correlations()
+    assert np.all((sigma >= 0) & (sigma < 1))
+    for block in (mu.Cuu, mu.Cvv):
+        lam = np.linalg.eigvalsh(block)
+        assert lam.max() / lam.min() <= 10.0 * (1 + CONDITION_RTOL)
+
+
+@given(gst.joint_gaussians(n_u=2, n_v=3), st.data())
+def test_encoders_parameters_and_weights(mu, data):
+    g, h = data.draw(gst.encoders(mu, rank=2, max_norm=0.5))
+    assert g.shape == (2, 2) and h.shape == (2, 3)
+    chol_u, chol_v = np.linalg.cholesky(mu.Cuu), np.linalg.cholesky(mu.Cvv)
+    assert np.linalg.norm(chol_u.T @ g.T @ h @ chol_v, 2) <= 0.5 * (1 + CONDITION_RTOL)
+    inner = data.draw(gst.tilting_parameters(mu, "inner"))
+    gc.tilted(mu, inner["A"])  # the model (40) exists: no DomainError
+    quadratic = data.draw(gst.tilting_parameters(mu, "quadratic"))
+    assert np.all(
+        np.linalg.eigvalsh(quadratic["B"]) >= -ORTHOGONAL_ATOL * (1 + quadratic["B"].max())
+    )
+    assert np.all(np.isfinite(gc.tilted(mu, **quadratic).cov))
+    lam_u, lam_v = data.draw(gst.weights())
+    assert lam_u >= 0 and lam_v >= 0 and lam_u + lam_v > 0
+
+
+def test_strategies_shrink_to_simple_instances():
+    """Shrink targets: n = 1, identity covariances, sigma = 0, round numbers."""
+    quiet = hypothesis_settings(database=None, derandomize=True)
+    mu = find(gst.joint_gaussians(), lambda mu: True, settings=quiet)
+    assert mu.n_u == mu.n_v == 1 and np.array_equal(mu.cov, np.eye(2))
+    big = find(gst.joint_gaussians(), lambda mu: mu.n_u >= 3, settings=quiet)
+    assert (big.n_u, big.n_v) == (3, 1) and np.array_equal(big.cov, np.eye(4))
+    correlated = find(
+        gst.joint_gaussians(), lambda mu: mu.canonical_correlations()[0] > 0.5, settings=quiet
+    )
+    # byte-level shrinking stops at a local minimum: blocks I, sigma just above 0.5
+    assert np.array_equal(correlated.Cuu, np.eye(correlated.n_u))
+    assert np.array_equal(correlated.Cvv, np.eye(correlated.n_v))
+    assert 0.5 < correlated.canonical_correlations()[0] < 0.51
+
+
+def test_strategies_reject_bad_arguments():
+    with pytest.raises(gc.DomainError, match="sigma"):
+        gst.joint_gaussians(sigma=[1.0])
+    with pytest.raises(gc.DomainError, match="len\\(sigma\\)"):
+        gst.joint_gaussians(n_u=1, n_v=2, sigma=[0.5, 0.2])
+    with pytest.raises(gc.ArgumentTypeError, match="n_u"):
+        gst.joint_gaussians(n_u=0)
+    with pytest.raises(gc.DomainError, match="max_condition"):
+        gst.spd_matrices(2, max_condition=0.5)
+    with pytest.raises(gc.DomainError, match="max_sigma"):
+        gst.canonical_correlations(max_sigma=1.0)
+    with pytest.raises(gc.OptionError, match="tilting"):
+        gst.tilting_parameters(gc.JointGaussian(np.eye(2), 1), "cosine")
+
+
+# ----------------------------------------------------------------------------- properties
+def test_registry_ids_align_with_gaussclip_verify():
+    from gaussclip import symbolic
+
+    props = testing.registered()
+    ids = [p.id for p in props]
+    assert len(ids) == len(set(ids)) >= 18
+    verify_ids = {check.id for check in symbolic.checks()}
+    for prop in props:
+        if prop.symbolic is not None:
+            assert prop.symbolic in verify_ids, prop.id
+        if prop.id in verify_ids:  # the same id names the same result
+            assert prop.symbolic == prop.id
+    for paper in ("thm-3.10", "thm-5.1", "thm-5.3", "thm-5.6", "cor-5.2", "cor-5.4", "cor-5.7"):
+        assert paper in ids
+
+
+def test_every_builtin_property_runs_in_the_suite():
+    """Each built-in property is collected somewhere as `as_test(id)`."""
+    from pathlib import Path
+
+    text = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    for prop in testing.registered():
+        assert f'as_test("{prop.id}")' in text, prop.id
+
+
+@testing.property(
+    "false-h-is-identity", register=False, sigma=st.floats(0.0, 0.99, allow_subnormal=False)
+)
+def _false_h(sigma):
+    """h(sigma) = sigma (false unless sigma = 0)."""
+    got = float(gc.h(sigma))
+    assert abs(got - sigma) <= 1e-12, (got, sigma)
+
+
+def test_false_property_is_falsified_shrunk_and_reproduced():
+    result = testing.search(_false_h, examples=200, seed=0)
+    assert result.status == "fail" and result.examples <= 200
+    sigma = result.counterexample["sigma"]
+    # every sigma >~ 1e-4 is a counterexample (h(sigma) = sigma - sigma^3 + ...); Hypothesis
+    # shrinks to its simplest float, a short one (0.5 with this version)
+    assert 0.0 < sigma <= 0.99 and len(repr(sigma)) <= 5
+    assert "AssertionError" in result.error
+    namespace = {"_false_h": _false_h}
+    with pytest.raises(AssertionError):
+        exec(result.snippet, namespace)
+
+
+def test_search_is_deterministic_and_validates():
+    a = testing.search(_false_h, examples=100, seed=3)
+    b = testing.search(_false_h, examples=100, seed=3)
+    assert a.counterexample == b.counterexample and a.examples == b.examples
+    with pytest.raises(gc.DomainError, match="examples"):
+        testing.search(_false_h, examples=0)
+    with pytest.raises(gc.ArgumentTypeError, match="seed"):
+        testing.search(_false_h, seed=1.5)
+    with pytest.raises(gc.OptionError, match="registered property"):
+        testing.search("no-such-property")
+    with pytest.raises(gc.OptionError, match="example="):
+        testing.property("x", register=False)(lambda: None)
+
+
+def test_a_builtin_failure_prints_the_quantities_compared(monkeypatch):
+    """A property's AssertionError names what was compared, with both values: swap the two
+    losses that Theorem 3.10 compares and the (now false) inequality reports them."""
+    from gaussclip.testing import properties
+
+    mu = gc.JointGaussian([[2.0, 0.9], [0.9, 1.0]], n_u=1)
+    params = {"A": np.array([[0.3]]), "B": None, "C": None}
+    testing.get("thm-3.10")(mu=mu, tilting="inner", params=params)  # holds
+    original = properties._loss
+    swap = {"cond": "joint", "joint": "cond"}
+    monkeypatch.setattr(properties, "_loss", lambda mu, loss, *a: original(mu, swap[loss], *a))
+    with pytest.raises(AssertionError, match=r"L_cond <= L_joint: .*\n  L_cond = .*\n  L_joint = "):
+        testing.get("thm-3.10")(mu=mu, tilting="inner", params=params)
+
+
+def test_snippet_of_a_builtin_property_is_pasteable():
+    mu = gc.JointGaussian([[2.0, 0.9], [0.9, 1.0]], n_u=1, mean=[1.0, 2.0])
+    code = testing.snippet(testing.get("cor-5.7"), {"mu": mu})
+    namespace = {}
+    exec(code, namespace)  # the property holds: no error
+    assert np.array_equal(namespace["mu"].cov, mu.cov)
+    assert np.array_equal(namespace["mu"].mean, mu.mean)
+
+
+# --------------------------------------------------------------- the docs' demonstration
+@testing.property("printed-cor-5.2", register=False, mu=gst.joint_gaussians())
+def _printed_corollary_5_2(mu):
+    """Corollary 5.2 as printed (docs/ERRATA.md #10): strictly wider unless a product."""
+    if mu.canonical_correlations().max() == 0.0:
+        return
+    nu = gc.minimize(mu, "cond", "inner").model
+    excess = np.linalg.eigvalsh(nu.conditional_cov("u") - mu.conditional_cov("u"))
+    assert excess.min() > 1e-9 * excess.max(), f"excess eigenvalues {excess}"
+
+
+def test_docs_demo_the_printed_corollary_5_2_is_falsified_and_shrunk():
+    """docs/testing.md section 3: the shrunk counterexample has n_u = n_v = 2, identity blocks
+    and canonical correlations (smallest drawable, 0)."""
+    result = testing.search(_printed_corollary_5_2, examples=200, seed=0)
+    assert result.status == "fail"
+    mu = result.counterexample["mu"]
+    assert (mu.n_u, mu.n_v) == (2, 2)
+    assert np.array_equal(mu.Cuu, np.eye(2)) and np.array_equal(mu.Cvv, np.eye(2))
+    sigma = mu.canonical_correlations()
+    assert 0.0 < sigma[0] < 2e-5 and sigma[1] == 0.0
+
+
+# ------------------------------------------------------------------------------------ CLI
+def test_cli_check_table_json_unknown_and_failure(capsys):
+    assert main(["check", "--only", "thm-5.1", "cor-5.7", "--examples", str(EXAMPLES)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["id", "examples", "status", "seconds", "examples/s"]
+    assert "2 of 2 properties ok" in out
+    assert main(["check", "--only", "lem-E.1", "--examples", "5", "--seed", "7", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["id"] == "lem-E.1" and rows[0]["status"] == "ok" and rows[0]["examples"] == 5
+    assert main(["check", "--only", "no-such-id"]) == 2
+    assert "no-such-id" in capsys.readouterr().err
+    false = testing.property("test-false-h", sigma=st.floats(0.0, 0.99))(_false_h.func)
+    try:
+        assert main(["check", "--only", false.id, "--examples", "100"]) == 1
+        out = capsys.readouterr().out
+        assert "fail" in out and "gaussclip.testing.get('test-false-h')(sigma=sigma)" in out
+    finally:
+        del testing.REGISTRY[false.id]
+
+
+def test_cli_check_default_examples_is_the_documented_default():
+    from gaussclip.cli import build_parser
+
+    args = build_parser().parse_args(["check"])
+    assert args.examples == testing.DEFAULT_EXAMPLES and args.seed == 0 and not args.json
+
+
+def test_cli_check_runs_as_a_command():
+    done = subprocess.run(
+        [sys.executable, "-m", "gaussclip", "check", "--only", "cor-5.7", "--examples", "5"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "1 of 1 properties ok" in done.stdout
+
+
+def test_import_without_hypothesis_names_the_extra():
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["hypothesis"] = None  # as if not installed
+        try:
+            import gaussclip.testing
+        except ImportError as exc:
+            print(exc)
+        from gaussclip.cli import main
+        print("exit status", main(["check"]))
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "pip install gaussclip[testing]" in done.stdout
+    assert "pip install gaussclip[testing]" in done.stderr and "exit status 2" in done.stdout
