@@ -16,7 +16,13 @@ from functools import cached_property
 import numpy as np
 
 from ._checks import choice, integer
-from .closed_forms import has_closed_form, pair_objective, pair_solution, weight_pattern
+from .closed_forms import (
+    closed_form_method,
+    has_closed_form,
+    pair_objective,
+    pair_solution,
+    weight_pattern,
+)
 from .cosine import CosineTiltedModel, check_temperature
 from .errors import OptionError
 from .gaussian import _readonly, check_joint
@@ -56,7 +62,10 @@ class Solution:
         Encoder of v.
     objective : float
         The exact objective J >= 0 at the minimizer.
-    method : {"closed-form", "numerical"}
+    method : {"closed-form", "closed-form (scalar root)", "numerical"}
+        How the minimizer was obtained; ``"closed-form (scalar root)"`` means one bracketed
+        scalar root per canonical pair (cond x quadratic with unequal two-sided weights,
+        :func:`gaussclip.closed_forms.cond_quadratic_weighted`).
     pairs : PairParameters or None
         Canonical-pair parameters (closed forms only).
     certificate : Certificate or None
@@ -122,7 +131,7 @@ def _closed_form(mu, loss, tilting, weights, rank):
         G=G,
         H=H,
         objective=objective,
-        method="closed-form",
+        method=closed_form_method(loss, tilting, weights),
         pairs=PairParameters(sigma, alpha, beta, gamma),
     )
 
