@@ -155,8 +155,11 @@ def test_gain_increases_with_sigma(weights):
         "cond", weights, sigma, alpha, beta, gamma
     )
     assert np.all(gain >= -1e-15) and np.all(np.diff(gain) > 0)
-    slope = np.gradient(gain, sigma)[1:-1]  # the envelope formula, to finite-difference accuracy
-    assert np.allclose(slope, sum(weights) * alpha[1:-1] / 2, rtol=1e-3, atol=1e-6)
+    # the envelope formula, to central-difference accuracy where the gain is smooth (below 0.9;
+    # near 1 it grows like -log(1 - sigma) and the step 5e-4 no longer resolves it)
+    inner = (sigma > 0.0) & (sigma < 0.9)
+    slope = np.gradient(gain, sigma)[inner]
+    assert np.allclose(slope, sum(weights) * alpha[inner] / 2, rtol=1e-3, atol=1e-6)
 
 
 def test_the_example_of_the_brief_is_exact_and_fast():
