@@ -59,8 +59,10 @@ SCALAR_ROOT_METHOD = "closed-form (scalar root)"
 
 def weight_pattern(loss, weights):
     """Classify ``(lambda_u, lambda_v)``: ``"equal"``, ``"u-only"`` (lambda_v = 0),
-    ``"v-only"`` (lambda_u = 0) or ``"other"``; ``"-"`` for the joint loss. The minimizer
-    depends only on this pattern, because scaling both weights scales the objective."""
+    ``"v-only"`` (lambda_u = 0) or ``"other"``; ``"-"`` for the joint loss. Scaling both
+    weights scales the objective, so the minimizer depends only on the ratio
+    ``lambda_u / (lambda_u + lambda_v)``: for the explicit closed forms only on the pattern, for
+    ``"other"`` with the quadratic tilting on the ratio itself (:func:`cond_quadratic_weighted`)."""
     if loss == "joint":
         return "-"
     lam_u, lam_v = weights
