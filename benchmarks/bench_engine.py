@@ -24,6 +24,15 @@ pair, ``method="closed-form (scalar root)"``), and, when statsmodels is installe
 (``pip install -e '.[bench]'``), canonical correlations against statsmodels' ``CanCorr`` on the
 same samples.
 
+Finally the cosine tilting at n_u = 4, n_v = 3 (``--cosine-only`` runs just this part): the
+variance of its randomized quasi-Monte Carlo estimator against the same estimator on iid draws
+(equal sample count) and against the previous plain Monte Carlo estimator (leave-one-out, 2000
+iid draws, the old default), over independent seeds at fixed encoders; and ``gc.minimize`` of
+cond and joint x cosine against the previous plain-MC numerical path (autograd L-BFGS on that
+estimator, gtol 1e-9), timed in the same run. ``--cosine-fuzz`` runs a seeded fuzz of cosine
+problems (sizes, conditioning, losses, weights, temperatures, ranks) and reports times and
+convergence.
+
 Run: ``python benchmarks/bench_engine.py`` (or ``gaussclip bench engine``).
 """
 
@@ -174,11 +183,180 @@ def bench_statsmodels(n, n_samples, seed=0):
     return float(np.max(np.abs(ours - theirs))), t_ours, t_theirs
 
 
+def cosine_problem():
+    """The 4 x 3 problem of tests/test_cosine.py (spectrum geomspace(1, 30), seed 1)."""
+    rng = np.random.default_rng(1)
+    q, _ = np.linalg.qr(rng.standard_normal((7, 7)))
+    cov = (q * np.geomspace(1.0, 30.0, 7)) @ q.T
+    return gc.JointGaussian(0.5 * (cov + cov.T), 4)
+
+
+def bench_cosine_variance(n_seeds=20):
+    """Variance of the cosine estimators over ``n_seeds`` seeds at fixed random encoders."""
+    from gaussclip import cosine
+
+    frame = cosine.canonical_frame(cosine_problem())
+    enc = np.random.default_rng(2)
+    Gc, Hc = enc.standard_normal((3, 4)), enc.standard_normal((3, 3))
+    n = cosine.DEFAULT_SAMPLES
+    rows = {}
+    for name, make in (
+        ("qmc (Sobol', default)", lambda r: cosine.QMCEstimator(frame, "cond", (1, 1), 1.0, n, r)),
+        (
+            "same estimator, iid",
+            lambda r: cosine.QMCEstimator(frame, "cond", (1, 1), 1.0, n, r, sampler="iid"),
+        ),
+    ):
+        values, times = [], []
+        for seed in range(n_seeds):
+            est = make(np.random.default_rng(seed))
+            start = time.perf_counter()
+            values.append(float(np.mean(est.replicates(Gc, Hc, gradient=True)[0])))
+            times.append(time.perf_counter() - start)
+        rows[name] = (np.var(values, ddof=1), statistics.median(times))
+    values, times = [], []
+    for seed in range(n_seeds):
+        objective = cosine.reference_monte_carlo(
+            frame, "cond", (1, 1), 1.0, 2000, np.random.default_rng(seed)
+        )
+        start = time.perf_counter()
+        values.append(float(value_and_grad_of(objective)(Gc, Hc)))
+        times.append(time.perf_counter() - start)
+    rows["plain MC (old, n=2000)"] = (np.var(values, ddof=1), statistics.median(times))
+    return rows
+
+
+def value_and_grad_of(objective):
+    from autograd import value_and_grad
+
+    def run(Gc, Hc):
+        return value_and_grad(lambda G: objective(G, Hc))(Gc)[0]
+
+    return run
+
+
+def old_cosine_minimize(mu, loss, n_starts, seed=0, n_samples=2000):
+    """The previous plain-MC numerical path: autograd L-BFGS (gtol 1e-9) on the leave-one-out
+    estimator from ``n_samples`` iid draws, starts N(0, 0.3^2 / n_e)."""
+    from autograd import value_and_grad
+
+    from gaussclip import cosine
+    from gaussclip.optimize import lbfgs
+
+    frame = cosine.canonical_frame(mu)
+    rng = np.random.default_rng(seed)
+    objective = cosine.reference_monte_carlo(frame, loss, (1.0, 1.0), 1.0, n_samples, rng)
+    split, rank = 3 * mu.n_u, 3
+    gradient = value_and_grad(
+        lambda x: objective(x[:split].reshape(3, -1), x[split:].reshape(3, -1))
+    )
+
+    def fun_and_grad(x):
+        value, grad = gradient(x)
+        return float(value), np.asarray(grad)
+
+    results = [
+        lbfgs(fun_and_grad, rng.standard_normal(21) * 0.3 / np.sqrt(rank), gtol=1e-9)
+        for _ in range(n_starts)
+    ]
+    return min(results, key=lambda r: r.fun)
+
+
+def bench_cosine_minimize(old_starts=1):
+    mu = cosine_problem()
+    rows = []
+    for loss in ("cond", "joint"):
+        start, cpu = time.perf_counter(), time.process_time()
+        sol = gc.minimize(mu, loss, "cosine", seed=0)
+        t_new, c_new = time.perf_counter() - start, time.process_time() - cpu
+        start, cpu = time.perf_counter(), time.process_time()
+        old = old_cosine_minimize(mu, loss, old_starts)
+        t_old, c_old = time.perf_counter() - start, time.process_time() - cpu
+        rows.append((loss, (t_new, c_new), sol, (t_old, c_old), old))
+    return rows
+
+
+def print_cosine(old_starts):
+    print("\nCosine tilting, n_u = 4, n_v = 3 (cond (1,1) at fixed random encoders)")
+    rows = bench_cosine_variance()
+    base = rows["qmc (Sobol', default)"][0]
+    print(f"{'estimator':>24} {'variance':>10} {'var / qmc':>10} {'eval+grad [ms]':>15}")
+    for name, (var, t) in rows.items():
+        print(f"{name:>24} {var:>10.2e} {var / base:>10.1f} {1e3 * t:>15.1f}")
+    print(
+        f"\ngc.minimize(mu, loss, 'cosine') (4 starts) vs the previous plain-MC path "
+        f"({old_starts} start{'s' if old_starts > 1 else ''})"
+    )
+    print("(wall and CPU seconds; 'old J (fit)' is on its own fitted draws, hence optimistic)")
+    print(
+        f"{'loss':>6} {'new wall':>8} {'new cpu':>8} {'J':>8} {'stderr':>8} {'conv':>5} "
+        f"{'old wall':>8} {'old cpu':>8} {'old J (fit)':>11} {'old conv':>8} {'cpu ratio':>9}"
+    )
+    for loss, (t_new, c_new), sol, (t_old, c_old), old in bench_cosine_minimize(old_starts):
+        cert = sol.certificate
+        print(
+            f"{loss:>6} {t_new:>8.2f} {c_new:>8.2f} {sol.objective:>8.4f} {cert.stderr:>8.1e} "
+            f"{cert.converged!s:>5} {t_old:>8.1f} {c_old:>8.1f} {old.fun:>11.4f} "
+            f"{old.converged!s:>8} {c_old / c_new:>9.0f}"
+        )
+
+
+def cosine_fuzz(n_cases=24, seed=2026):
+    """Seeded random cosine problems (n_u, n_v in 1..6, condition numbers up to 1e6, every loss
+    and weight pattern, temperatures 0.05..3, random rank): time, convergence and warnings."""
+    import warnings
+
+    rng = np.random.default_rng(seed)
+    print(
+        "\nCosine fuzz: case, sizes, rank, loss, weights, tau, wall/CPU s, J, stderr, "
+        "converged, warned"
+    )
+    worst = 0.0
+    for case in range(n_cases):
+        n_u, n_v = int(rng.integers(1, 7)), int(rng.integers(1, 7))
+        n_v += n_u + n_v < 3
+        n = n_u + n_v
+        q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+        cov = (q * np.geomspace(1, 10 ** rng.uniform(0.5, 6), n)) @ q.T
+        mu = gc.JointGaussian(0.5 * (cov + cov.T), n_u)
+        loss = ["cond", "joint"][rng.integers(2)]
+        choices = [(1.0, 1.0), (2.0, 0.0), (0.0, 2.0), (0.5, 3.0)]
+        weights = (1.0, 1.0) if loss == "joint" else choices[rng.integers(4)]
+        tau = float([0.05, 0.2, 0.5, 1.0, 3.0][rng.integers(5)])
+        rank = int(rng.integers(1, min(n_u, n_v) + 1))
+        start, cpu = time.perf_counter(), time.process_time()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sol = gc.minimize(
+                mu, loss, "cosine", weights=weights, rank=rank, temperature=tau, seed=case
+            )
+        wall, used = time.perf_counter() - start, time.process_time() - cpu
+        worst = max(worst, used)
+        cert = sol.certificate
+        print(
+            f"  {case:2d} {n_u}x{n_v} r={rank} {loss:5s} {weights} tau={tau:<4} "
+            f"{wall:5.1f}/{used:4.1f} J={sol.objective:.4f} se={cert.stderr:.1e} "
+            f"conv={cert.converged} warned={bool(caught)}"
+        )
+    print(f"  largest CPU time: {worst:.1f} s")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 400, 1000])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cosine-only", action="store_true", help="run only the cosine part")
+    parser.add_argument(
+        "--old-starts", type=int, default=1, help="starts of the (slow) previous cosine path"
+    )
+    parser.add_argument("--cosine-fuzz", action="store_true", help="seeded cosine fuzz only")
     args = parser.parse_args(argv)
+    if args.cosine_fuzz:
+        cosine_fuzz()
+        return
+    if args.cosine_only:
+        print_cosine(args.old_starts)
+        return
 
     print("Closed-form minimizers, time as a multiple of the factorization floor")
     print("(floor = eigh(C_uu) + eigh(C_vv) + whitened C_uv + its SVD, measured in this run)\n")
@@ -220,6 +398,7 @@ def main(argv=None):
             f"gaussclip {1e3 * t_ours:.1f} ms, statsmodels {1e3 * t_theirs:.1f} ms "
             f"(ratio {t_theirs / t_ours:.1f}x)"
         )
+    print_cosine(args.old_starts)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import importlib
 
 from .errors import (
     ArgumentTypeError,
+    ConvergenceWarning,
     CovarianceError,
     DomainError,
     GaussclipError,
@@ -54,6 +55,7 @@ __all__ = [
     "SPD",
     "ArgumentTypeError",
     "Canonical",
+    "ConvergenceWarning",
     "CovarianceError",
     "DomainError",
     "Estimate",

@@ -11,11 +11,12 @@ class GaussclipError(ValueError):
 
 
 class ShapeError(GaussclipError):
-    """An array has the wrong number of dimensions or the wrong size."""
+    """An array has the wrong number of dimensions, the wrong size, or no entries."""
 
 
 class CovarianceError(GaussclipError):
-    """A covariance is non-finite, non-symmetric, indefinite or singular."""
+    """A covariance is non-symmetric, indefinite or singular (non-finite entries are a
+    :class:`DomainError`, as for every array)."""
 
 
 class RankError(GaussclipError):
@@ -27,9 +28,27 @@ class OptionError(GaussclipError):
 
 
 class DomainError(GaussclipError):
-    """Parameters for which the requested model or loss does not exist (e.g. a tilted density
-    that cannot be normalized)."""
+    """A value outside its domain: NaN or inf entries, a number out of range (a temperature <= 0,
+    a count < 1), or parameters for which the requested model or loss does not exist (e.g. a
+    tilted density that cannot be normalized)."""
 
 
 class ArgumentTypeError(GaussclipError, TypeError):
     """An argument of the wrong kind (for example a matrix where a Gaussian is expected)."""
+
+
+class CheckpointError(GaussclipError):
+    """A checkpoint or cached training run cannot be used: missing manifest (a foreign file),
+    corrupted or truncated (its sha256 does not match), written by a newer gaussclip, or
+    unreadable. The message names the file, what is wrong and the fix."""
+
+
+class DestinationError(GaussclipError, OSError):
+    """A folder gaussclip must write to (a checkpoint's folder, ``$GAUSSCLIP_CACHE``) is not
+    writable: read-only, no permission, not a folder, or the disk is full. Also an
+    :class:`OSError`, so code catching ``OSError`` keeps working."""
+
+
+class ConvergenceWarning(UserWarning):
+    """A numerical minimizer stopped before its tolerance; the result says so
+    (``Solution.certificate.converged`` is False)."""

@@ -46,11 +46,28 @@ from autograd.scipy.special import logsumexp
 from autograd.tracer import getval, isbox
 
 from . import similarity as sim
-from ._checks import choice, weights_pair
-from .errors import ShapeError
+from ._checks import WeightsPair
+from ._validation import (
+    Callable,
+    Choice,
+    Integer,
+    IntegerArray,
+    Optional,
+    Real,
+    RealArray,
+    fail,
+    validate_params,
+)
+from .errors import DomainError, ShapeError
+from .similarity import EMBEDDINGS, TEMPERATURE
 
 LOSSES = ("clip", "cond", "joint", "cond_mmd", "joint_mmd")
 NEGATIVES = ("off-diagonal", "rolled")
+
+
+MATRIX = RealArray(ndim=2)
+SCORES = RealArray(ndim=1)
+WEIGHTS = WeightsPair()
 
 
 def _check_square(S, name="S"):
@@ -138,6 +155,7 @@ def _cond_value_and_gradient(S, lam_u, lam_v, need_gradient):
     return np.asarray(value, dtype=S.dtype), grad
 
 
+@validate_params(S=MATRIX, weights=WEIGHTS)
 def cond_loss(S, weights=(1.0, 1.0)):
     r"""The conditional loss :math:`L^N_{cond}(\lambda_u, \lambda_v)` of a paired batch.
 
@@ -170,12 +188,13 @@ def cond_loss(S, weights=(1.0, 1.0)):
     0.0
     """
     _check_square(S)
-    lam_u, lam_v = weights_pair(weights)
+    lam_u, lam_v = weights
     traced = isbox(S)
     value, gradient = _cond_value_and_gradient(getval(S), lam_u, lam_v, traced)
     return _with_gradient(S, value, gradient) if traced else value
 
 
+@validate_params(S=MATRIX)
 def clip_loss(S):
     r"""The CLIP cross-entropy :math:`L^N_{clip}` (eqs. 7-8):
     :math:`-\tfrac12\,\mathrm{mean}_i[\log p(u^i|v^i) + \log p(v^i|u^i)]`.
@@ -196,6 +215,7 @@ def clip_loss(S):
     return -0.5 * (anp.mean(log_p_u_given_v) + anp.mean(log_p_v_given_u))
 
 
+@validate_params(s_pos=SCORES, s_neg=SCORES)
 def joint_loss(s_pos, s_neg):
     r"""The joint loss :math:`L^N_{joint}` (Optimization Problem 3.7):
 
@@ -224,6 +244,7 @@ def joint_loss(s_pos, s_neg):
     return -anp.mean(s_pos) + logsumexp(s_neg) - float(np.log(m))
 
 
+@validate_params(S=MATRIX, negatives=Choice(NEGATIVES))
 def joint_loss_matrix(S, negatives="off-diagonal"):
     r""":func:`joint_loss` of a paired batch from its similarity matrix.
 
@@ -234,7 +255,6 @@ def joint_loss_matrix(S, negatives="off-diagonal"):
     * ``"rolled"``: the N entries :math:`S_{i,i+1 \bmod N}` (a shifted batch).
     """
     n = _check_square(S)
-    negatives = choice(negatives, "negatives", NEGATIVES)
     idx = np.arange(n)
     if negatives == "rolled":
         return joint_loss(S[idx, idx], S[idx, (idx + 1) % n])
@@ -267,6 +287,7 @@ def _joint_value_and_gradient(S, need_gradient):
 
 
 # --- MMD ------------------------------------------------------------------------------------
+@validate_params(bandwidth=Real(low=0.0, low_open=True))
 def gaussian_kernel(bandwidth):
     r"""The Gaussian kernel :math:`k(x, y) = \exp(-|x - y|^2/(2h^2))` as a Gram-matrix function
     ``k(x, y) -> (n, m)`` for rows of ``x`` (n, d) and ``y`` (m, d) (trailing axes flattened).
@@ -277,8 +298,6 @@ def gaussian_kernel(bandwidth):
     >>> gaussian_kernel(1.0)(np.zeros((1, 2)), np.ones((1, 2)))
     array([[0.36787944]])
     """
-    if not np.isfinite(bandwidth) or bandwidth <= 0:
-        raise ShapeError(f"`bandwidth` must be a positive number; got {bandwidth!r}.")
 
     def kernel(x, y):
         x = np.reshape(x, (np.shape(x)[0], -1))
@@ -293,6 +312,7 @@ def _softmax(S, axis):
     return anp.exp(S - logsumexp(S, axis=axis, keepdims=True))
 
 
+@validate_params(S=MATRIX, gram_u=MATRIX, gram_v=MATRIX, weights=WEIGHTS)
 def cond_mmd_loss(S, gram_u, gram_v, weights=(1.0, 1.0)):
     r"""The conditional MMD objective of a batch (Opt. 3.4 with :math:`D = D_{mmd}`).
 
@@ -338,7 +358,7 @@ def cond_mmd_loss(S, gram_u, gram_v, weights=(1.0, 1.0)):
         \tfrac{\lambda_v}2\,\mathrm{mean}_i D(\delta_{v^i},\nu^N_{v|u^i})`.
     """
     n = _check_square(S)
-    lam_u, lam_v = weights_pair(weights)
+    lam_u, lam_v = weights
     for name, gram in (("gram_u", gram_u), ("gram_v", gram_v)):
         if np.shape(gram) != (n, n):
             raise ShapeError(f"`{name}` must have shape ({n}, {n}); got {np.shape(gram)}.")
@@ -356,6 +376,7 @@ def cond_mmd_loss(S, gram_u, gram_v, weights=(1.0, 1.0)):
     return value
 
 
+@validate_params(S=MATRIX, gram_u=MATRIX, gram_v=MATRIX)
 def joint_mmd_loss(S, gram_u, gram_v):
     r"""The joint MMD objective :math:`D_{mmd}(\mu^N, \nu^N)` (Opt. 3.11) with the product
     kernel :math:`k((u,v),(u',v')) = k_u(u,u')\,k_v(v,v')`.
@@ -390,22 +411,24 @@ def joint_mmd_loss(S, gram_u, gram_v):
 
 
 # --- fine-tuning ----------------------------------------------------------------------------
+def _check_labels(labels, n_classes, fix):
+    """Labels (already a 1-D int64 array >= 0) must also be < ``n_classes``."""
+    if labels.size and labels.max() >= n_classes:
+        fail(DomainError, "labels", f"class indices in [0, {n_classes - 1}]", labels,
+             f"Its largest entry is {labels.max()}. {fix}")  # fmt: skip
+
+
+@validate_params(labels=IntegerArray(ndim=1, low=0, nonempty=False), n_classes=Integer(1, 10**7))
 def one_hot(labels, n_classes, dtype=np.float32):
     """Rows :math:`e_{y_i}` of the identity, shape (n, n_classes): the label encoder
     :math:`g_v(v) = e_v` of Section 6.2 and Section 4.2."""
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise ShapeError(
-            f"`labels` must be a 1-D integer array; got {labels.dtype} {labels.shape}."
-        )
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ShapeError(
-            f"`labels` must lie in [0, {n_classes - 1}]; got range "
-            f"[{labels.min()}, {labels.max()}]. Increase `n_classes`."
-        )
+    _check_labels(labels, n_classes, "Increase `n_classes`.")
     return np.eye(n_classes, dtype=dtype)[labels]
 
 
+@validate_params(
+    z_u=EMBEDDINGS, labels=IntegerArray(ndim=1, low=0), G=MATRIX, F=SCORES, temperature=TEMPERATURE
+)
 def fine_tuning_loss(z_u, labels, G, F, temperature=1.0):
     r"""The fine-tuning loss :math:`L^K_{fine}(G, F)` (eq. 34) with a frozen u-encoder.
 
@@ -433,12 +456,29 @@ def fine_tuning_loss(z_u, labels, G, F, temperature=1.0):
             f"`z_u` (M, n_e), `G` (n_e, K) and `F` (K,) must agree; got {anp.shape(z_u)}, "
             f"{anp.shape(G)} and {anp.shape(F)}."
         )
+    _check_labels(labels, K, "Give G one column per class.")
+    if len(labels) != anp.shape(z_u)[0]:
+        raise ShapeError(
+            f"`labels` must have one entry per row of `z_u` ({anp.shape(z_u)[0]}); got "
+            f"{len(labels)}."
+        )
     logits = anp.dot(z_u, G) / temperature + F
     idx = np.arange(anp.shape(z_u)[0])
     return anp.mean(logsumexp(logits, axis=1) - logits[idx, labels]) - float(np.log(K))
 
 
 # --- objectives over encoder parameters -----------------------------------------------------
+@validate_params(
+    encode_u=Callable(),
+    encode_v=Optional(Callable(hint="Or None to use `v` itself as its embedding.")),
+    loss=Choice(LOSSES),
+    similarity=Choice(sim.KINDS),
+    weights=WEIGHTS,
+    temperature=TEMPERATURE,
+    negatives=Choice(NEGATIVES),
+    kernel_u=Optional(Callable()),
+    kernel_v=Optional(Callable()),
+)
 def contrastive_objective(
     encode_u,
     encode_v=None,
@@ -470,10 +510,7 @@ def contrastive_objective(
     kernel_u, kernel_v : callables ``k(x, y) -> Gram matrix``
         For the MMD losses (e.g. :func:`gaussian_kernel`), applied to the raw batch.
     """
-    loss = choice(loss, "loss", LOSSES)
-    kind = choice(similarity, "similarity", sim.KINDS)
-    lam = weights_pair(weights)
-    negatives = choice(negatives, "negatives", NEGATIVES)
+    kind, lam = similarity, weights
     if loss in ("cond_mmd", "joint_mmd") and (kernel_u is None or kernel_v is None):
         raise ShapeError(
             f"loss={loss!r} needs `kernel_u` and `kernel_v` (e.g. gaussian_kernel(1.0))."

@@ -10,6 +10,8 @@ with one embedding dimension per kept canonical pair (Remark D.3). Everything el
 numerically (:mod:`gaussclip.numerical`) and certified.
 """
 
+import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -23,8 +25,16 @@ from .closed_forms import (
     pair_solution,
     weight_pattern,
 )
-from .cosine import CosineTiltedModel, check_temperature
-from .errors import OptionError
+from .cosine import (
+    BIAS_WARN,
+    DEFAULT_SAMPLES,
+    CosineTiltedModel,
+    check_samples,
+    check_seed,
+    check_temperature,
+    minimize_cosine,
+)
+from .errors import ConvergenceWarning, OptionError, RankError
 from .gaussian import _readonly, check_joint
 from .numerical import Certificate, minimize_numerically
 from .objectives import LOSSES, loss_weights
@@ -61,7 +71,9 @@ class Solution:
     H : (r, n_v) array
         Encoder of v.
     objective : float
-        The exact objective J >= 0 at the minimizer.
+        The objective J >= 0 at the minimizer: exact, or for the cosine tilting beyond rank one
+        a quasi-Monte Carlo estimate (clamped at 0) whose standard error is
+        ``certificate.stderr``.
     method : {"closed-form", "closed-form (scalar root)", "numerical"}
         How the minimizer was obtained; ``"closed-form (scalar root)"`` means one bracketed
         scalar root per canonical pair (cond x quadratic with unequal two-sided weights,
@@ -94,7 +106,10 @@ class Solution:
     def model(self):
         """The learned joint :math:`\\nu` (JointGaussian, or CosineTiltedModel for cosine)."""
         if self.tilting == "cosine":
-            return CosineTiltedModel(self.mu, self.G, self.H, temperature=self.temperature)
+            seed = None if self.certificate is None else self.certificate.seed
+            return CosineTiltedModel(
+                self.mu, self.G, self.H, temperature=self.temperature, rng=seed
+            )
         return tilted(self.mu, self.A, self.B, self.C)
 
 
@@ -145,9 +160,9 @@ def minimize(
     rank=None,
     method="auto",
     n_starts=4,
-    seed=0,
+    seed=None,
     temperature=1.0,
-    n_samples=2000,
+    n_samples=DEFAULT_SAMPLES,
 ):
     r"""Minimize the exact objective of a loss x tilting pair over linear encoders.
 
@@ -165,12 +180,24 @@ def minimize(
     method : {"auto", "closed-form", "numerical"}
         ``"auto"`` uses the closed form when one exists. ``"numerical"`` forces the certified
         numerical minimizer (how the closed forms are checked).
-    n_starts, seed : int
-        Random starts of the numerical minimizer and the seed that draws them.
+    n_starts : int
+        Random starts of the numerical minimizer.
+    seed : int, numpy.random.Generator or None
+        Draws the random starts and, for the cosine tilting, scrambles its quasi-Monte Carlo
+        point sets. None draws fresh OS entropy; the seed used is recorded in
+        ``certificate.seed``, so passing it back repeats the run exactly.
     temperature : float
-        :math:`\tau` of the cosine tilting.
+        :math:`\tau` of the cosine tilting, at least :data:`gaussclip.cosine.MIN_TEMPERATURE`.
     n_samples : int
-        Monte Carlo sample size for the cosine tilting beyond one dimension.
+        Joint draws (a power of two) of the cosine tilting's quasi-Monte Carlo estimator when
+        it is not exact (exact: rank one, or n_u = n_v = 1).
+
+    Warns
+    -----
+    ConvergenceWarning
+        When a numerical start did not reach its gradient tolerance (``certificate.converged``
+        is then False and ``certificate.message`` says why), or when the cosine estimate's
+        nested bias exceeds its standard error and ``BIAS_WARN``.
 
     Returns
     -------
@@ -201,7 +228,9 @@ def minimize(
             "rank",
             1,
             k,
-            hint=f" for n_u={mu.n_u}, n_v={mu.n_v} (at most min(n_u, n_v)). Reduce `rank`",
+            hint=f"for n_u={mu.n_u}, n_v={mu.n_v} (at most min(n_u, n_v))",
+            error=RankError,
+            fix="Reduce `rank`.",
         )
     closed = has_closed_form(loss, tilting, weights)
     if method == "closed-form" and not closed:
@@ -213,17 +242,53 @@ def minimize(
         return _closed_form(mu, loss, tilting, weights, rank)
     temperature = check_temperature(temperature)
     n_starts = integer(n_starts, "n_starts", 1, 1000)
-    G, H, objective, certificate = minimize_numerically(
-        mu,
-        loss,
-        tilting,
-        weights,
-        rank,
-        n_starts=n_starts,
-        seed=seed,
-        temperature=temperature,
-        n_samples=n_samples,
-    )
+    rng, seed_used = check_seed(seed)
+    if tilting == "cosine":
+        fit = minimize_cosine(
+            mu,
+            loss,
+            weights,
+            rank,
+            temperature=temperature,
+            n_samples=check_samples(n_samples),
+            n_starts=n_starts,
+            rng=rng,
+        )
+        G, H, objective = fit.G, fit.H, fit.objective
+        certificate = Certificate(
+            grad_norm=fit.grad_norm,
+            start_objectives=fit.start_objectives,
+            spread=float(max(fit.start_objectives) - min(fit.start_objectives)),
+            converged=fit.converged,
+            iterations=fit.iterations,
+            objective_method=fit.method,
+            stderr=fit.stderr,
+            bias=fit.bias,
+            seed=seed_used,
+            message=fit.message,
+        )
+    else:
+        G, H, objective, certificate = minimize_numerically(
+            mu, loss, tilting, weights, rank, n_starts=n_starts, rng=rng
+        )
+        certificate = dataclasses.replace(certificate, seed=seed_used)
+    if not certificate.converged:
+        warnings.warn(
+            f"minimize({loss!r}, {tilting!r}): the numerical minimizer stopped before its "
+            f"gradient tolerance ({certificate.message}; largest gradient component "
+            f"{certificate.grad_norm:.1e}); see `Solution.certificate` (converged=False).",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    if abs(certificate.bias) > max(certificate.stderr, BIAS_WARN):
+        warnings.warn(
+            f"minimize({loss!r}, 'cosine'): the estimate {objective:.4g} (stderr "
+            f"{certificate.stderr:.1e}) carries an estimated bias {certificate.bias:.1e} from its "
+            "inner averages (heavy-tailed at small temperature); raise `n_samples` or the "
+            "temperature. See `Solution.certificate.bias`.",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
     if tilting == "cosine":
         A = B = C = None
     else:

@@ -19,6 +19,7 @@ original coordinates (Lemma E.1 and the Schur complements (37)); for the cosine 
 import numpy as np
 
 from ._checks import choice, weights_pair
+from .cosine import DEFAULT_SAMPLES, cosine_population_loss
 from .errors import OptionError
 from .gaussian import check_joint
 from .tilting import TILTINGS, check_parameters, conditional_precision, precision_spd
@@ -28,7 +29,7 @@ LOSSES = ("cond", "joint")
 
 class Estimate(float):
     """A loss value that also says how it was computed: a ``float`` with ``stderr`` (0 for
-    exact values) and ``method`` (``"exact"``, ``"quadrature"`` or ``"monte-carlo"``)."""
+    exact values) and ``method`` (``"exact"`` or ``"quasi-monte-carlo"``)."""
 
     def __new__(cls, value, stderr=0.0, method="exact"):
         obj = super().__new__(cls, value)
@@ -103,7 +104,7 @@ def population_loss(
     H=None,
     weights=(1.0, 1.0),
     temperature=1.0,
-    n_samples=4000,
+    n_samples=DEFAULT_SAMPLES,
     rng=None,
 ):
     r"""The exact population objective :math:`J \ge 0` of a loss at given parameters.
@@ -129,16 +130,18 @@ def population_loss(
     temperature : float
         :math:`\tau` of the cosine tilting (ignored otherwise).
     n_samples : int
-        Monte Carlo sample size for the cosine tilting when ``n_u + n_v > 2``.
-    rng : numpy.random.Generator, optional
-        For the Monte Carlo estimate (default: a fixed seed, so repeated calls agree).
+        Joint draws (a power of two) of the cosine tilting's quasi-Monte Carlo estimator, used
+        unless it is exact (one embedding dimension, or n_u = n_v = 1).
+    rng : int, numpy.random.Generator or None
+        Scrambles the estimator's point sets: the estimate is a deterministic function of an
+        int seed; None draws fresh OS entropy (a new, independent estimate per call).
 
     Returns
     -------
     Estimate
-        A float; ``.stderr`` is 0 except for Monte Carlo estimates and ``.method`` says how it
-        was computed (``"exact"``, ``"quadrature"`` for the cosine tilting in 1-D,
-        ``"monte-carlo"`` otherwise).
+        A float; ``.stderr`` is 0 except for quasi-Monte Carlo estimates (the cosine tilting
+        beyond rank one) and ``.method`` says how it was computed (``"exact"`` or
+        ``"quasi-monte-carlo"``).
 
     Examples
     --------
@@ -154,16 +157,15 @@ def population_loss(
     tilting = choice(tilting, "tilting", TILTINGS)
     lam_u, lam_v = loss_weights(loss, weights)
     if tilting == "cosine":
-        from .cosine import cosine_population_loss
-
         if A is not None or B is not None or C is not None:
             raise OptionError(
                 "the cosine tilting is parametrized by the encoders `G` and `H` (normalization "
                 "makes it depend on more than A = G^T H); pass G and H instead of A, B, C."
             )
-        return cosine_population_loss(
+        value, stderr, method = cosine_population_loss(
             mu, loss, G, H, (lam_u, lam_v), temperature=temperature, n_samples=n_samples, rng=rng
         )
+        return Estimate(value, stderr=stderr, method=method)
     A, B, C = check_parameters(mu, tilting, A=A, B=B, C=C, G=G, H=H)
     if loss == "joint":
         return Estimate(joint_kl(mu, A, B, C))

@@ -24,8 +24,18 @@ import numpy as np
 
 from . import losses
 from . import similarity as sim
-from ._checks import finite_array, generator, integer
-from .errors import ShapeError
+from ._validation import (
+    Array,
+    Choice,
+    InstanceOf,
+    Integer,
+    IntegerArray,
+    IntegerTuple,
+    Optional,
+    validate_params,
+)
+from .errors import DomainError, ShapeError
+from .similarity import TEMPERATURE
 from .train import TrainConfig, fit
 
 #: Query rows scored at once in :func:`ranks`, so an N x N score matrix is never formed for
@@ -33,17 +43,28 @@ from .train import TrainConfig, fit
 CHUNK_ROWS = 1024
 
 
-def _embeddings(z, name):
-    return finite_array(z, name, ndim=2)
+#: Embeddings (rows), real, finite and non-empty: an empty set of queries or candidates has no
+#: ranks or recalls (the metrics would be NaN).
+EMBEDDINGS = Array(ndim=2)
+SIMILARITY = Choice(sim.KINDS)
+_SCORE_TABLE = {
+    "z_query": EMBEDDINGS,
+    "z_candidates": EMBEDDINGS,
+    "similarity": SIMILARITY,
+    "temperature": TEMPERATURE,
+}
+_PAIRED_TABLE = {"z_u": EMBEDDINGS, "z_v": EMBEDDINGS, "similarity": SIMILARITY}
 
 
+@validate_params(_SCORE_TABLE)
 def scores(z_query, z_candidates, similarity="cosine", temperature=1.0):
     """Similarity of every query to every candidate, shape (n_query, n_candidates)."""
-    z_query = _embeddings(z_query, "z_query")
-    z_candidates = _embeddings(z_candidates, "z_candidates")
     return sim.matrix(z_query, z_candidates, similarity, temperature)
 
 
+@validate_params(
+    {k: _SCORE_TABLE[k] for k in ("z_query", "z_candidates", "similarity")}, k=Integer(1)
+)
 def retrieve(z_query, z_candidates, k, similarity="cosine"):
     r"""Algorithm 1: indices of the ``k`` candidates most similar to each query.
 
@@ -70,7 +91,8 @@ def retrieve(z_query, z_candidates, k, similarity="cosine"):
     array([[0, 2]])
     """
     s = scores(z_query, z_candidates, similarity)
-    k = integer(k, "k", 1, s.shape[1], hint=f" (the number of candidates is {s.shape[1]})")
+    if k > s.shape[1]:
+        raise DomainError(f"`k` must be at most the number of candidates ({s.shape[1]}); got {k}.")
     if k < s.shape[1]:
         # candidates scoring at least the k-th best; a stable sort of those orders ties by index
         kth = -np.partition(-s, k - 1, axis=1)[:, k - 1 : k]
@@ -80,6 +102,7 @@ def retrieve(z_query, z_candidates, k, similarity="cosine"):
     return np.argsort(-masked, axis=1, kind="stable")[:, :k]
 
 
+@validate_params(_PAIRED_TABLE)
 def ranks(z_u, z_v, similarity="cosine"):
     r"""1-based rank of each true partner, in both directions.
 
@@ -90,8 +113,6 @@ def ranks(z_u, z_v, similarity="cosine"):
     -------
     dict of (N,) int arrays
     """
-    z_u = _embeddings(z_u, "z_u")
-    z_v = _embeddings(z_v, "z_v")
     if z_u.shape != z_v.shape:
         raise ShapeError(
             f"`z_u` and `z_v` must be paired embeddings of the same shape; got {z_u.shape} "
@@ -110,13 +131,26 @@ def ranks(z_u, z_v, similarity="cosine"):
     return out
 
 
+@validate_params(_PAIRED_TABLE, ks=IntegerTuple(low=1))
 def recall_at_k(z_u, z_v, ks=(1, 5, 10), similarity="cosine"):
-    r"""Retrieval metrics of paired embeddings in both directions (the open_clip convention).
+    r"""Retrieval metrics of paired embeddings in both directions (open_clip's definitions).
 
     For each direction: ``"R@k"`` is the fraction of queries whose true partner has rank
     <= k; ``"mean_rank"`` is the mean of the 1-based ranks; ``"median_rank"`` is
     :math:`\lfloor\mathrm{median}(r - 1)\rfloor + 1` of the ranks r (equal to the median for
     an odd number of queries). Ranks follow the tie rule in the module docstring.
+
+    **When this equals open_clip.** open_clip's ``get_clip_metrics`` ranks by
+    ``torch.argsort(logits, descending=True)`` with ``logits = scale * image @ text.T`` of
+    unit-norm features, and defines R@k, mean rank and median rank exactly as above
+    (``image_to_text`` is ``"u_to_v"`` when ``z_u`` are the images). So with
+    ``similarity="cosine"`` and the same features the two agree **whenever no query has a
+    candidate scoring exactly the same as its true partner** (ties among other candidates do
+    not matter), up to the float32 rounding of open_clip's product, which can only reorder
+    candidates whose scores agree to about 1e-7. Under an exact tie they may differ: gaussclip
+    is deterministic (a stable order: a tied candidate with a smaller index ranks first),
+    while ``torch.argsort`` is not stable, so open_clip may place the true partner anywhere in
+    its tied block. Ties are common for binary or one-hot features and for duplicated items.
 
     Parameters
     ----------
@@ -153,6 +187,13 @@ def _softmax_rows(s):
     return e / e.sum(axis=1, keepdims=True)
 
 
+@validate_params(
+    z_u=EMBEDDINGS,
+    z_labels=EMBEDDINGS,
+    temperature=TEMPERATURE,
+    similarity=SIMILARITY,
+    prior=Optional(Array(ndim=1)),
+)
 def classify(z_u, z_labels, temperature=1.0, similarity="cosine", prior=None):
     r"""Algorithm 2: most likely label and label probabilities for each input.
 
@@ -187,11 +228,22 @@ def classify(z_u, z_labels, temperature=1.0, similarity="cosine", prior=None):
     """
     s = scores(z_u, z_labels, similarity, temperature)
     if prior is not None:
-        prior = finite_array(prior, "prior", shape=(s.shape[1],))
+        if prior.shape != (s.shape[1],):
+            raise ShapeError(
+                f"`prior` must have one entry per label ({s.shape[1]}); got shape {prior.shape}."
+            )
         s = s + prior
     return np.argmax(s, axis=1), _softmax_rows(s)
 
 
+@validate_params(
+    z_u=EMBEDDINGS,
+    labels=IntegerArray(ndim=1, low=0),
+    G=EMBEDDINGS,
+    F=Optional(Array(ndim=1)),
+    temperature=TEMPERATURE,
+    config=Optional(InstanceOf((TrainConfig,))),
+)
 def fine_tune(z_u, labels, G, F=None, *, temperature=1.0, config=None):
     r"""Fine-tune the label embeddings G and log-prior F by :math:`L^K_{fine}` (eq. 34).
 
@@ -214,14 +266,16 @@ def fine_tune(z_u, labels, G, F=None, *, temperature=1.0, config=None):
     -------
     G : (n_e, K) array, F : (K,) array, history : list of dict
     """
-    z_u = _embeddings(z_u, "z_u")
-    G = finite_array(G, "G", ndim=2)
     K = G.shape[1]
-    labels = np.asarray(labels)
-    losses.one_hot(labels, K)  # validates the labels
+    losses.one_hot(labels, K)  # labels < K
     if len(labels) != len(z_u):
         raise ShapeError(f"`labels` must have {len(z_u)} entries; got {len(labels)}.")
-    F = np.zeros(K) if F is None else finite_array(F, "F", shape=(K,))
+    if F is None:
+        F = np.zeros(K)
+    elif F.shape != (K,):
+        raise ShapeError(f"`F` must have shape ({K},), one entry per column of `G`; got {F.shape}.")
+    if len(z_u) < 2:
+        raise ShapeError(f"`z_u` must have at least 2 rows to fine-tune on; got {len(z_u)}.")
     if config is None:
         config = TrainConfig(epochs=100, batch_size=min(len(z_u), 512), lr=1e-2, progress=False)
 
@@ -232,6 +286,7 @@ def fine_tune(z_u, labels, G, F=None, *, temperature=1.0, config=None):
     return result.params["G"], result.params["F"], result.history
 
 
+@validate_params(_SCORE_TABLE)
 def conditional_weights(z_query, z_candidates, temperature=1.0, similarity="cosine"):
     r"""Weights :math:`w_i` of :math:`\nu^N_{u|v} = \sum_i w_i(v)\delta_{u^i}` (eq. 28).
 
@@ -244,6 +299,15 @@ def conditional_weights(z_query, z_candidates, temperature=1.0, similarity="cosi
     return _softmax_rows(scores(z_query, z_candidates, similarity, temperature))
 
 
+@validate_params(
+    z_query=Array(),
+    z_candidates=EMBEDDINGS,
+    k=Integer(1, 10**9),
+    rng=InstanceOf((np.random.Generator,), hint="Pass e.g. np.random.default_rng(0)."),
+    temperature=TEMPERATURE,
+    similarity=SIMILARITY,
+    replace=InstanceOf((bool, np.bool_)),
+)
 def sample_conditional(
     z_query, z_candidates, k, rng, *, temperature=1.0, similarity="cosine", replace=True
 ):
@@ -272,9 +336,13 @@ def sample_conditional(
     >>> sample_conditional([1.0, 0.0], items, 5, np.random.default_rng(0), temperature=0.01)
     array([0, 0, 0, 0, 0])
     """
-    rng = generator(rng)
-    z_query = np.reshape(_embeddings(np.atleast_2d(z_query), "z_query"), (1, -1))
-    w = conditional_weights(z_query, z_candidates, temperature, similarity)[0]
-    limit = 10**9 if replace else len(w)
-    k = integer(k, "k", 1, limit, hint="" if replace else " (without replacement)")
+    if z_query.ndim > 2 or (z_query.ndim == 2 and len(z_query) != 1) or z_query.ndim == 0:
+        raise ShapeError(
+            f"`z_query` must be one embedding of shape (n_e,) or (1, n_e); got {z_query.shape}."
+        )
+    w = conditional_weights(z_query.reshape(1, -1), z_candidates, temperature, similarity)[0]
+    if not replace and k > len(w):
+        raise DomainError(
+            f"`k` must be at most the number of candidates ({len(w)}) without replacement; got {k}."
+        )
     return rng.choice(len(w), size=k, replace=replace, p=w)

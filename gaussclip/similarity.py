@@ -14,7 +14,7 @@ written with ``autograd.numpy`` and keep the dtype of their inputs (float32 in t
 
 import autograd.numpy as anp
 
-from ._checks import choice
+from ._validation import Choice, Real, RealArray, Traceable, validate_params
 from .errors import ShapeError
 
 #: Norms below this are clipped before dividing, so a zero embedding gives a zero (not NaN)
@@ -22,6 +22,16 @@ from .errors import ShapeError
 NORM_FLOOR = 1e-12
 
 KINDS = ("cosine", "inner", "neg_half_sq_distance")
+
+#: The constraint of every ``temperature`` of the learning half: a finite number > 0 (or a value
+#: being differentiated by autograd, which passes unchecked).
+TEMPERATURE = Traceable(
+    Real(low=0.0, low_open=True, hint="The temperature divides the similarity; 1 means none.")
+)
+#: Batches of embeddings (n, n_e): real, non-empty; float32 stays float32.
+EMBEDDINGS = RealArray(ndim=2)
+
+_PAIR_TABLE = {"z_u": EMBEDDINGS, "z_v": EMBEDDINGS, "temperature": TEMPERATURE}
 
 
 def _scaled(s, temperature):
@@ -39,15 +49,21 @@ def _check_pair(z_u, z_v):
         )
 
 
+@validate_params(z=RealArray())
 def normalize(z):
     r"""Rows scaled to unit Euclidean norm, :math:`\bar g = g/|g|` (eq. 2).
 
     Norms are clipped at :data:`NORM_FLOOR`, so an all-zero row stays zero.
     """
+    return _normalize(z)
+
+
+def _normalize(z):
     norm = anp.sqrt(anp.sum(z * z, axis=-1, keepdims=True))
     return z / anp.maximum(norm, NORM_FLOOR)
 
 
+@validate_params(_PAIR_TABLE)
 def inner(z_u, z_v, temperature=1.0):
     r""":math:`S_{ij} = \langle z_u^i, z_v^j\rangle/\tau` (unnormalized encoders, eq. 25).
 
@@ -71,6 +87,7 @@ def inner(z_u, z_v, temperature=1.0):
     return _scaled(anp.dot(z_u, z_v.T), temperature)
 
 
+@validate_params(_PAIR_TABLE)
 def cosine(z_u, z_v, temperature=1.0):
     r""":math:`S_{ij} = \langle \bar z_u^i, \bar z_v^j\rangle/\tau` with unit rows (eqs. 2, 5).
 
@@ -81,9 +98,10 @@ def cosine(z_u, z_v, temperature=1.0):
     array([[0.        , 1.41421356]])
     """
     _check_pair(z_u, z_v)
-    return _scaled(anp.dot(normalize(z_u), normalize(z_v).T), temperature)
+    return _scaled(anp.dot(_normalize(z_u), _normalize(z_v).T), temperature)
 
 
+@validate_params(_PAIR_TABLE)
 def neg_half_sq_distance(z_u, z_v, temperature=1.0):
     r""":math:`S_{ij} = -|z_u^i - z_v^j|^2/(2\tau)` (the quadratic tilting, eq. 26).
 
@@ -106,16 +124,19 @@ def neg_half_sq_distance(z_u, z_v, temperature=1.0):
 _MATRIX = {"cosine": cosine, "inner": inner, "neg_half_sq_distance": neg_half_sq_distance}
 
 
+@validate_params(kind=Choice(KINDS))
 def get(kind):
     """The similarity-matrix function named ``kind`` (one of :data:`KINDS`)."""
-    return _MATRIX[choice(kind, "similarity", KINDS)]
+    return _MATRIX[kind]
 
 
+@validate_params(_PAIR_TABLE, kind=Choice(KINDS))
 def matrix(z_u, z_v, kind="cosine", temperature=1.0):
     """:math:`S_{ij} = s(z_u^i, z_v^j)` for the similarity named ``kind``."""
-    return get(kind)(z_u, z_v, temperature)
+    return _MATRIX[kind].__wrapped__(z_u, z_v, temperature)  # arguments checked above
 
 
+@validate_params(_PAIR_TABLE, kind=Choice(KINDS))
 def paired(z_u, z_v, kind="cosine", temperature=1.0):
     r"""Row-wise similarities :math:`s(z_u^i, z_v^i)`, shape (n,): the diagonal of
     :func:`matrix` without forming it.
@@ -127,14 +148,13 @@ def paired(z_u, z_v, kind="cosine", temperature=1.0):
     >>> paired(z, z[::-1], kind="inner")
     array([0., 0.])
     """
-    kind = choice(kind, "similarity", KINDS)
     if anp.shape(z_u) != anp.shape(z_v) or anp.ndim(z_u) != 2:
         raise ShapeError(
             f"`z_u` and `z_v` must be 2-D arrays of the same shape; got {anp.shape(z_u)} and "
             f"{anp.shape(z_v)}."
         )
     if kind == "cosine":
-        z_u, z_v = normalize(z_u), normalize(z_v)
+        z_u, z_v = _normalize(z_u), _normalize(z_v)
     if kind == "neg_half_sq_distance":
         diff = z_u - z_v
         return -0.5 * anp.sum(diff * diff, axis=1) / temperature

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from gaussclip import losses
 from gaussclip import similarity as sim
-from gaussclip.errors import OptionError, ShapeError
+from gaussclip.errors import DomainError, OptionError, ShapeError
 
 #: Theorem 2.8 is an identity; its two sides are computed by different routes (log-softmax vs
 #: log-mean-exp with one shared exponential), so they agree to rounding of O(|S|) terms.
@@ -238,7 +238,7 @@ def test_bad_inputs():
         losses.cond_loss(np.ones((3, 3)), (-1.0, 1.0))
     with pytest.raises(ShapeError, match="gram_u"):
         losses.cond_mmd_loss(np.ones((3, 3)), np.ones((2, 2)), np.ones((3, 3)))
-    with pytest.raises(ShapeError, match="labels"):
+    with pytest.raises(DomainError, match="labels"):
         losses.one_hot(np.array([0, 3]), 3)
     with pytest.raises(ShapeError, match="kernel_u"):
         losses.contrastive_objective(lambda p, x: x, loss="cond_mmd")

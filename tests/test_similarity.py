@@ -59,5 +59,5 @@ def test_zero_embedding_gives_zero_cosine_not_nan():
 def test_bad_input_errors():
     with pytest.raises(ShapeError, match="same embedding dimension"):
         sim.inner(np.ones((2, 3)), np.ones((2, 4)))
-    with pytest.raises(OptionError, match="similarity"):
+    with pytest.raises(OptionError, match="`kind` must be one of 'cosine'"):
         sim.matrix(np.ones((2, 3)), np.ones((2, 3)), "dot")

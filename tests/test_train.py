@@ -1,7 +1,5 @@
 """Training loop: Adam against a reference, exact resume, NaN/inf guard, checkpoint safety."""
 
-import json
-
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -162,7 +160,7 @@ def test_checkpoint_safety_and_config_checks(tmp_path):
     same = TrainConfig(epochs=2, batch_size=32, progress=False)
     with pytest.raises(ShapeError, match="do not match"):
         fit(objective, other, data, same, checkpoint=path, resume=True)
-    meta = json.loads(str(np.load(path)["meta"]))
+    meta = load_checkpoint(path)[0]
     assert meta["config"]["batch_size"] == 32 and "rng_state" in meta
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
 
@@ -203,26 +201,3 @@ def test_cosine_schedule_ends_at_zero_and_progress_is_quiet(capsys):
     result = fit(objective, params, data, cfg)
     assert result.history[-1]["lr"] == 0.0
     assert capsys.readouterr().err == ""  # not a terminal: no progress bar
-
-
-def test_leaf_gradients_equal_autograd_value_and_grad():
-    from autograd import value_and_grad
-
-    from gaussclip.train import leaf_value_and_grad, tree_unflatten
-
-    objective, params, (x, y) = problem()
-    params = {
-        "net": mlp.init(np.random.default_rng(3), (5, 8, 3), dtype=np.float64),
-        "unused": np.ones(2),
-    }
-
-    def obj(p, xb, yb):
-        return objective(p["net"], xb.astype(np.float64), yb.astype(np.float64))
-
-    value, grads = value_and_grad(obj)(params, x, y)
-    leaves_ = [a for _, a in tree_leaves(params)]
-    value2, grads2 = leaf_value_and_grad(obj, params)(leaves_, x, y)
-    assert value == value2
-    for a, b in zip(leaves(grads), grads2, strict=True):
-        assert np.allclose(a, b, rtol=1e-13, atol=1e-15)
-    assert np.array_equal(tree_unflatten(params, grads2)["unused"], np.zeros(2))

@@ -25,8 +25,6 @@ Runs are checkpointed every epoch under the cache folder and resume when interru
 run is loaded, not retrained (Figures 14 and 15 share it).
 """
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -34,9 +32,9 @@ import numpy as np
 from .. import losses, retrieval
 from .._checks import choice, integer
 from ..data import lagrangian as lag
-from ..io import cache_dir
 from ..nn import transformer
 from ..train import TrainConfig, fit
+from ._run_format import run_path
 
 #: Feature scales: displacements of a tracer over T = 0.1 reach ~0.2-0.6 (see the simulator's
 #: docstring); speeds are ~RMS_SPEED.
@@ -198,9 +196,9 @@ def retrieval_metrics(z_coeff, z_traj, rng, batch=CANDIDATE_BATCH):
 
 
 def _run_path(config, data_params):
-    key = json.dumps({"config": asdict(config), "data": data_params}, sort_keys=True)
-    tag = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_dir("lagrangian_runs") / f"transformer_{tag}.npz"
+    return run_path(
+        "lagrangian_runs", "transformer", {"config": asdict(config), "data": data_params}
+    )
 
 
 def train(config, *, progress=None, callbacks=()):

@@ -29,8 +29,6 @@ Runs are checkpointed every epoch under the cache folder and resume when interru
 run is loaded, not retrained (Figures 11 and 12 share them).
 """
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -40,9 +38,9 @@ from .. import losses, retrieval
 from .._checks import choice, integer
 from ..data import mnist
 from ..errors import OptionError
-from ..io import cache_dir
 from ..nn import lenet
 from ..train import TrainConfig, fit
+from ._run_format import run_path
 
 N_CLASSES = 10
 #: The three losses, in gaussclip's weights (see the module docstring for the paper's names).
@@ -120,9 +118,11 @@ def _weights(weights):
 
 
 def _run_path(config, weights):
-    key = json.dumps({"config": asdict(config), "weights": weights}, sort_keys=True)
-    tag = hashlib.sha256(key.encode()).hexdigest()[:16]
-    return cache_dir("mnist_runs") / f"lenet_{weights[0]:g}_{weights[1]:g}_{tag}.npz"
+    return run_path(
+        "mnist_runs",
+        f"lenet_{weights[0]:g}_{weights[1]:g}",
+        {"config": asdict(config), "weights": weights},
+    )
 
 
 def objective(weights):

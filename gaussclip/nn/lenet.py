@@ -20,7 +20,7 @@ flattening before F5 takes (channel, row, column) order, as PyTorch's ``Flatten`
 import autograd.numpy as anp
 import numpy as np
 
-from .._checks import generator
+from .._validation import FloatDtype, InstanceOf, Integer, RealArray, validate_params
 from ..errors import ShapeError
 from .ops import conv2d, dense, max_pool, relu
 
@@ -28,6 +28,11 @@ _CONVS = (("conv1", 1, 6), ("conv2", 6, 16))
 _DENSE = (("fc1", 400, 120), ("fc2", 120, 84))
 
 
+@validate_params(
+    rng=InstanceOf((np.random.Generator,), hint="Pass e.g. np.random.default_rng(0)."),
+    n_out=Integer(1, 10**7),
+    dtype=FloatDtype(),
+)
 def init(rng, n_out=10, *, dtype=np.float32):
     """Parameters (a dict of conv kernels (O, C, 5, 5), dense weights (n_in, n_out), biases),
     He-normal weights and zero biases.
@@ -39,7 +44,6 @@ def init(rng, n_out=10, *, dtype=np.float32):
     >>> apply(params, np.zeros((2, 28, 28), dtype=np.float32)).shape
     (2, 10)
     """
-    rng = generator(rng)
 
     def he(shape, fan_in):
         return (np.sqrt(2.0 / fan_in) * rng.standard_normal(shape)).astype(dtype)
@@ -52,6 +56,7 @@ def init(rng, n_out=10, *, dtype=np.float32):
     return params
 
 
+@validate_params(x=RealArray())
 def apply(params, x):
     """Logits (N, n_out) for images ``x`` of shape (N, 28, 28) or (N, 1, 28, 28)."""
     if np.ndim(x) == 4 and np.shape(x)[1] == 1:

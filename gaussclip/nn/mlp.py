@@ -4,12 +4,25 @@ import itertools
 
 import autograd.numpy as anp
 import numpy as np
+from autograd.tracer import getval
 
-from .._checks import generator
+from .._validation import (
+    FloatDtype,
+    InstanceOf,
+    IntegerTuple,
+    RealArray,
+    Traceable,
+    validate_params,
+)
 from ..errors import ShapeError
 from .ops import dense
 
 
+@validate_params(
+    rng=InstanceOf((np.random.Generator,), hint="Pass e.g. np.random.default_rng(0)."),
+    sizes=IntegerTuple(low=1),
+    dtype=FloatDtype(),
+)
 def init(rng, sizes, *, dtype=np.float32):
     r"""A list of layers ``{"W": (n_in, n_out), "b": (n_out,)}`` for ``sizes`` =
     (n_0, ..., n_L).
@@ -23,9 +36,7 @@ def init(rng, sizes, *, dtype=np.float32):
     >>> apply(params, np.ones((2, 4), dtype=np.float32)).shape
     (2, 3)
     """
-    rng = generator(rng)
-    sizes = tuple(int(s) for s in sizes)
-    if len(sizes) < 2 or min(sizes) < 1:
+    if len(sizes) < 2:
         raise ShapeError(f"`sizes` must list at least two positive layer widths; got {sizes}.")
     return [
         {
@@ -36,8 +47,21 @@ def init(rng, sizes, *, dtype=np.float32):
     ]
 
 
+@validate_params(
+    params=Traceable(InstanceOf((list, tuple), hint="Build them with mlp.init.")),
+    x=RealArray(min_ndim=2),
+)
 def apply(params, x):
     """The network on a batch ``x`` (N, n_0) (trailing axes are flattened); returns (N, n_L)."""
+    width = int(np.prod(np.shape(x)[1:]))
+    layers = getval(params)
+    if not layers or not all(isinstance(p, dict) and {"W", "b"} <= set(p) for p in layers):
+        raise ShapeError("`params` must be the list of layers {'W', 'b'} of mlp.init.")
+    if np.shape(layers[0]["W"])[0] != width:
+        raise ShapeError(
+            f"`x` has {width} features per sample but the first layer takes "
+            f"{np.shape(layers[0]['W'])[0]}; got `x` of shape {np.shape(x)}."
+        )
     x = anp.reshape(x, (np.shape(x)[0], -1)) if np.ndim(x) != 2 else x
     for layer in params[:-1]:
         x = dense(x, layer["W"], layer["b"], relu=True)

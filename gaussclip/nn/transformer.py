@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, replace
 import autograd.numpy as anp
 import numpy as np
 
-from .._checks import generator
+from .._validation import FloatDtype, InstanceOf, Optional, RealArray, validate_params
 from ..errors import ShapeError
 from .ops import attention, dense, gelu, layer_norm
 
@@ -78,6 +78,11 @@ def _norm(d, dtype):
     return {"g": np.ones(d, dtype=dtype), "b": np.zeros(d, dtype=dtype)}
 
 
+@validate_params(
+    rng=InstanceOf((np.random.Generator,), hint="Pass e.g. np.random.default_rng(0)."),
+    config=Optional(InstanceOf((TransformerConfig,))),
+    dtype=FloatDtype(),
+)
 def init(rng, config=None, *, dtype=np.float32):
     r"""Parameters for ``config`` (default :class:`TransformerConfig`).
 
@@ -93,7 +98,6 @@ def init(rng, config=None, *, dtype=np.float32):
     >>> apply(params, np.zeros((4, 12, 2), dtype=np.float32), cfg).shape
     (4, 5)
     """
-    rng = generator(rng)
     c = TransformerConfig() if config is None else config
     d, std = c.d_model, 0.02
     resid = std / np.sqrt(2 * c.n_blocks)
@@ -136,6 +140,7 @@ def block(p, x, n_heads, causal):
     return x + dense(h, p["fc_out"]["W"], p["fc_out"]["b"])
 
 
+@validate_params(x=RealArray(ndim=3), config=Optional(InstanceOf((TransformerConfig,))))
 def apply(params, x, config=None):
     """Embeddings (B, n_out) of sequences ``x`` of shape (B, seq_len, n_in)."""
     c = TransformerConfig() if config is None else config
