@@ -18,7 +18,13 @@ from functools import cached_property
 import numpy as np
 
 from ._checks import choice, integer
-from .closed_forms import has_closed_form, pair_objective, pair_solution, weight_pattern
+from .closed_forms import (
+    closed_form_method,
+    has_closed_form,
+    pair_objective,
+    pair_solution,
+    weight_pattern,
+)
 from .cosine import (
     BIAS_WARN,
     DEFAULT_SAMPLES,
@@ -68,7 +74,10 @@ class Solution:
         The objective J >= 0 at the minimizer: exact, or for the cosine tilting beyond rank one
         a quasi-Monte Carlo estimate (clamped at 0) whose standard error is
         ``certificate.stderr``.
-    method : {"closed-form", "numerical"}
+    method : {"closed-form", "closed-form (scalar root)", "numerical"}
+        How the minimizer was obtained; ``"closed-form (scalar root)"`` means one bracketed
+        scalar root per canonical pair (cond x quadratic with unequal two-sided weights,
+        :func:`gaussclip.closed_forms.cond_quadratic_weighted`).
     pairs : PairParameters or None
         Canonical-pair parameters (closed forms only).
     certificate : Certificate or None
@@ -137,7 +146,7 @@ def _closed_form(mu, loss, tilting, weights, rank):
         G=G,
         H=H,
         objective=objective,
-        method="closed-form",
+        method=closed_form_method(loss, tilting, weights),
         pairs=PairParameters(sigma, alpha, beta, gamma),
     )
 

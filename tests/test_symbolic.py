@@ -19,6 +19,8 @@ PAPER_IDS = (
 EXTENSION_IDS = (
     "new-cond-inner-weights",
     "new-cond-quadratic-two-sided",
+    "new-cond-quadratic-weights",
+    "new-cond-quadratic-weights-rank",
     "new-joint-quadratic",
     "new-one-sided-rank",
 )

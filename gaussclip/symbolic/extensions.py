@@ -187,3 +187,92 @@ def one_sided_rank(twin):
     excess = sp.factor((s_R - kept).subs(s1, s2 + d))
     require(is_zero(excess.subs(k, 0)), "S_R on the kept canonical direction")
     require_positive(excess.subs(k, k_pos), "S_R minus the kept pair's 1 - s^2")
+
+
+def _vanishes_at(expr, var, num, den):
+    """True when the rational ``expr`` vanishes at ``var = num / den`` (polynomials): the
+    numerator's polynomial in ``var``, homogenized by ``den``, expands to zero. Much faster
+    than simplifying the substituted expression."""
+    numerator, _ = sp.fraction(sp.cancel(sp.together(expr)))
+    poly = sp.Poly(numerator, var)
+    degree = poly.degree()
+    total = sum(c * num**i * den ** (degree - i) for (i,), c in poly.terms())
+    return sp.expand(total) == 0
+
+
+@register(
+    "new-cond-quadratic-weights",
+    "Conditional loss, quadratic tilting, weights (lambda_u, lambda_v) > 0, w = lambda_u / "
+    "(lambda_u + lambda_v): (a) every boundary point W = (g, -h)(g, -h)^T, x = g^2, y = h^2, "
+    "|x - y| < 1, is the KKT minimizer for w / (1 - w) = y^2 (1 + x)^2 (1 + y - x) / (x^2 (1 + "
+    "y)^2 (1 + x - y)) and s = (h/g)[w x/(1 + x) + (1 - w)(y/(1 + y) + x/(1 + y)^2)]; (b) the "
+    "curve x^2 + 2wQ/R x = z sqrt(Q)(sqrt(P) + sqrt(Q))/(2R), y = x - z(1 - 2w)/R (P = 2w + z, "
+    "Q = 2(1 - w) + z, R = 4w(1 - w) + z) solves the w-equation of (a) and the mirror quadratic "
+    "of y; (c) the pair objective is strictly convex in (alpha, 1 + beta, 1 + gamma).",
+    WHITENED,
+    twin="the weights swapped in the w-equation of (a) and in the curve (b)",
+)
+def cond_quadratic_weights(twin):
+    # (a) KKT at a general boundary point, with the weights and the correlation it solves
+    g, h, s, w = sp.symbols("g h s w", positive=True)
+    x, y = g**2, h**2
+    lhs = y**2 * (1 + x) ** 2 * (1 + y - x)  # proportional to w
+    rhs = x**2 * (1 + y) ** 2 * (1 + x - y)  # proportional to 1 - w
+    J = _cond_objective(s, (2 * w, 2 * (1 - w)), ALPHA, BETA, GAMMA)  # from the KL divergences
+    d_alpha, d_beta, d_gamma = (sp.cancel(sp.diff(J, v)) for v in (ALPHA, BETA, GAMMA))
+    M = sp.Matrix([[d_beta, -d_alpha / 2], [-d_alpha / 2, d_gamma]])  # gradient in W
+    M = M.subs({ALPHA: g * h, BETA: x, GAMMA: y})
+    s_star = h / g * (w * x / (1 + x) + (1 - w) * (y / (1 + y) + x / (1 + y) ** 2))
+    null = (M * sp.Matrix([g, -h])).subs(s, s_star)
+    w_num = rhs if twin else lhs
+    for entry in null:
+        require(_vanishes_at(entry, w, w_num, lhs + rhs), "M W* != 0 (not a KKT point)")
+    # M has the null vector (g, -h), so M >= 0 iff its diagonal is >= 0:
+    # dJ/dbeta = (w/2) x (1 + x - y) / (1 + x)^2 >= 0 and dJ/dgamma likewise on |x - y| < 1
+    require_equal(M[0, 0], w / 2 * x * (1 + x - y) / (1 + x) ** 2, "dJ/dbeta")
+    require_equal(M[1, 1], (1 - w) / 2 * y * (1 + y - x) / (1 + y) ** 2, "dJ/dgamma")
+    # (b) the explicit curve: P = p^2, Q = q^2 make it rational; x is a root of its quadratic
+    p, q, xs = sp.symbols("p q x", positive=True)
+    w_c = (p**2 - q**2 + 2) / 4  # 2w + z = p^2, 2(1 - w) + z = q^2
+    z = (p**2 + q**2 - 2) / 2
+    r = 4 * w_c * (1 - w_c) + z
+    one_plus_d = 2 * w_c * q**2 / r
+    d = one_plus_d - 1
+    k_x = z * q * (p + q) / (2 * r)
+    k_y = z * p * (p + q) / (2 * r)
+    if twin:
+        k_x, k_y = k_y, k_x
+    require(is_zero(d + z * (1 - 2 * w_c) / r), "D = -z (1 - 2w) / R")
+    quadratic = sp.Poly(xs**2 + one_plus_d * xs - k_x, xs)
+    ys = xs + d
+    mirror = sp.Poly(sp.expand(ys**2 + (1 - d) * ys - k_y), xs)
+    require(is_zero(mirror.rem(quadratic).as_expr()), "y solves the mirror quadratic")
+    w_equation = w_c * (1 - d) * xs**2 * (1 + ys) ** 2 - (1 - w_c) * (1 + d) * ys**2 * (1 + xs) ** 2
+    remainder = sp.Poly(sp.expand(w_equation), xs).rem(quadratic)
+    require(all(is_zero(c) for c in remainder.all_coeffs()), "the curve solves the w-equation")
+    # (c) strict convexity of f = w F(p) + (1 - w) F(q) - 2 s alpha, F(p) = p - log p + a^2/p
+    t, pp, qq, a = sp.symbols("t p_ q_ a", positive=True)
+    w_t = t / (1 + t)  # any w in (0, 1)
+    f = w_t * (pp - sp.log(pp) + a**2 / pp) + (1 - w_t) * (qq - sp.log(qq) + a**2 / qq)
+    hessian = sp.hessian(f, (a, pp, qq))
+    for order in (1, 2, 3):
+        require_positive(sp.factor(hessian[:order, :order].det()), f"leading minor {order}")
+
+
+@register(
+    "new-cond-quadratic-weights-rank",
+    "Conditional loss, quadratic tilting, any weights: the gain of a pair over zero parameters, "
+    "G(s) = max over feasible (alpha, beta, gamma) of J(s; 0) - J(s; alpha, beta, gamma), is a "
+    "maximum of functions of s with slope (lambda_u + lambda_v) alpha / 2 >= 0, hence "
+    "nondecreasing (strictly where alpha* > 0): among pair-diagonal solutions rank r keeps the "
+    "r largest sigma.",
+    WHITENED,
+    twin="slope (lambda_u - lambda_v) alpha / 2 (the weights' difference)",
+)
+def cond_quadratic_weights_rank(twin):
+    s = sp.Symbol("s", positive=True)
+    lam_u, lam_v = sp.symbols("lambda_u lambda_v", positive=True)
+    J = _cond_objective(s, (lam_u, lam_v), ALPHA, BETA, GAMMA)
+    J0 = _cond_objective(s, (lam_u, lam_v), 0, 0, 0)
+    slope = (lam_u - lam_v if twin else lam_u + lam_v) * ALPHA / 2
+    require(is_zero(sp.diff(J0 - J, s) - slope), "the slope of the gain in sigma")
