@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from strategies import canonical_joints
 
 import gaussclip as gc
 from gaussclip.closed_forms import (
@@ -16,6 +15,7 @@ from gaussclip.closed_forms import (
     one_sided_quadratic,
     pair_objective,
 )
+from gaussclip.testing.strategies import canonical_correlations, joint_gaussians
 
 #: Closed form vs numerical minimum, relative. L-BFGS stops at gradient 1e-9 on a minimum with
 #: Hessian eigenvalues >~ 1e-3 (sigma <= 0.95, gaps >= 0.025), so the numerical objective is
@@ -29,19 +29,28 @@ ROUNDING_ATOL = 1e-13
 #: gc.population_loss evaluates J from the raw covariance blocks (condition numbers up to 1e6
 #: in these tests), so its rounding is ~cond * eps ~ 1e-10 absolute, independent of J's size.
 POPULATION_LOSS_ATOL = 1e-9
+#: The numerical route stops once its gradient norm is ~1e-6, so its objective sits above the
+#: minimum by O(|grad|^2) ~ 1e-12 in absolute terms: where J* = 0 (sigma = 0) no relative
+#: tolerance can hold.
+NUMERICAL_STOP_ATOL = 1e-12
 #: Weights drawn log-uniformly over four decades each (ratios up to 1e4 either way).
 WEIGHTS = st.tuples(st.floats(-2.0, 2.0), st.floats(-2.0, 2.0)).map(
     lambda e: (10.0 ** e[0], 10.0 ** e[1])
 )
 
 
-@given(canonical_joints(max_dim=3), WEIGHTS, st.data())
-def test_scalar_root_equals_the_numerical_minimizer(case, weights, data):
+#: Joint Gaussians of sizes 1-3 with canonical correlations up to 0.95 (the numerical route's
+#: conditioning stays moderate) and blocks conditioned up to 1e6.
+JOINTS = joint_gaussians(
+    n_u=st.integers(1, 3), n_v=st.integers(1, 3), sigma=canonical_correlations(max_sigma=0.95)
+)
+
+
+@given(JOINTS, WEIGHTS, st.data())
+def test_scalar_root_equals_the_numerical_minimizer(mu, weights, data):
     """The exact per-pair solution (top-r pairs under a rank) equals, and never loses to, the
     numerical minimizer over rank-r encoders, which makes no use of canonical coordinates."""
-    cov, n_u, _ = case
-    mu = gc.JointGaussian(cov, n_u)
-    k = min(n_u, cov.shape[0] - n_u)
+    k = min(mu.n_u, mu.n_v)
     rank = data.draw(st.sampled_from([None, *range(1, k + 1)]))
     closed = gc.minimize(mu, "cond", "quadratic", weights=weights, rank=rank)
     numeric = gc.minimize(
@@ -50,7 +59,9 @@ def test_scalar_root_equals_the_numerical_minimizer(case, weights, data):
     expected = "closed-form" if weights[0] == weights[1] else SCALAR_ROOT_METHOD
     assert closed.method == expected and numeric.method == "numerical"
     assert numeric.certificate.grad_norm < 1e-6
-    assert abs(closed.objective - numeric.objective) <= OBJECTIVE_RTOL * numeric.objective
+    assert abs(closed.objective - numeric.objective) <= (
+        OBJECTIVE_RTOL * numeric.objective + NUMERICAL_STOP_ATOL
+    )
     assert closed.objective <= numeric.objective + ROUNDING_ATOL
     exact = gc.population_loss(
         mu, "cond", "quadratic", A=closed.A, B=closed.B, C=closed.C, weights=weights
