@@ -17,7 +17,8 @@ from .errors import (
     RankError,
     ShapeError,
 )
-from .gaussian import Canonical, Gaussian, JointGaussian, kl_divergence
+from .canonical import Canonical
+from .gaussian import Gaussian, JointGaussian, kl_divergence
 from .linalg import SPD, h, low_rank
 from .minimizers import PairParameters, Solution, minimize
 from .objectives import Estimate, population_loss

@@ -15,14 +15,14 @@ from functools import cached_property
 
 import numpy as np
 
-from ._checks import choice, integer
+from ._validation import Choice, InstanceOf, Integer, Optional, Real, Seed, fail, validate_params
 from .closed_forms import has_closed_form, pair_objective, pair_solution, weight_pattern
-from .cosine import CosineTiltedModel, check_temperature
+from .cosine import CosineTiltedModel
 from .errors import OptionError, RankError
-from .gaussian import _readonly, check_joint
+from .gaussian import JointGaussian, readonly
 from .numerical import Certificate, minimize_numerically
-from .objectives import LOSSES, loss_weights
-from .tilting import TILTINGS, encoder_products, tilted
+from .objectives import LOSSES, Weights, finite_objective, loss_weights
+from .tilting import TILTINGS, encoder_products, pair_model, tilted
 
 METHODS = ("auto", "closed-form", "numerical")
 
@@ -55,7 +55,8 @@ class Solution:
     H : (r, n_v) array
         Encoder of v.
     objective : float
-        The exact objective J >= 0 at the minimizer.
+        The exact objective J >= 0 at the minimizer (a divergence: where rounding would make
+        it a few ulps negative it is clamped at 0).
     method : {"closed-form", "numerical"}
     pairs : PairParameters or None
         Canonical-pair parameters (closed forms only).
@@ -86,7 +87,16 @@ class Solution:
         """The learned joint :math:`\\nu` (JointGaussian, or CosineTiltedModel for cosine)."""
         if self.tilting == "cosine":
             return CosineTiltedModel(self.mu, self.G, self.H, temperature=self.temperature)
-        return tilted(self.mu, self.A, self.B, self.C)
+        if self.pairs is not None:  # closed form: built per canonical pair, exists by construction
+            p = self.pairs
+            r = self.rank
+            return pair_model(
+                self.mu,
+                p.alpha[:r],
+                None if p.beta is None else p.beta[:r],
+                None if p.gamma is None else p.gamma[:r],
+            )
+        return tilted(self.mu, self.A, self.B, self.C, tilting=self.tilting)
 
 
 def _closed_form(mu, loss, tilting, weights, rank):
@@ -97,7 +107,9 @@ def _closed_form(mu, loss, tilting, weights, rank):
     alpha, beta, gamma = (
         None if x is None else np.where(kept, x, 0.0) for x in (alpha, beta, gamma)
     )
-    objective = float(np.sum(pair_objective(loss, weights, sigma, alpha, beta, gamma)))
+    objective = finite_objective(
+        float(np.sum(pair_objective(loss, weights, sigma, alpha, beta, gamma)))
+    )
     a = alpha[:rank]
     A = canonical.product("u", "v", a)
     if tilting == "inner":
@@ -108,8 +120,8 @@ def _closed_form(mu, loss, tilting, weights, rank):
         B = canonical.product("u", "u", b)
         C = canonical.product("v", "v", c)
         g_scale, h_scale = np.sqrt(b), np.sqrt(c)  # g * h = alpha on every closed form
-    G = _readonly(g_scale[:, None] * canonical.weights_u[:, :rank].T)
-    H = _readonly(h_scale[:, None] * canonical.weights_v[:, :rank].T)
+    G = readonly(g_scale[:, None] * canonical.basis_u[:, :rank].T)
+    H = readonly(h_scale[:, None] * canonical.basis_v[:, :rank].T)
     return Solution(
         mu=mu,
         loss=loss,
@@ -127,6 +139,18 @@ def _closed_form(mu, loss, tilting, weights, rank):
     )
 
 
+@validate_params(
+    mu=InstanceOf((JointGaussian,), hint="E.g. gc.JointGaussian(cov, n_u)."),
+    loss=Choice(LOSSES),
+    tilting=Choice(TILTINGS),
+    weights=Weights(),
+    rank=Optional(Integer(low=1, error=RankError)),
+    method=Choice(METHODS),
+    n_starts=Integer(low=1, high=1000),
+    seed=Seed(),
+    temperature=Real(low=0.0, low_open=True),
+    n_samples=Integer(low=1),
+)
 def minimize(
     mu,
     loss="cond",
@@ -148,16 +172,23 @@ def minimize(
         Data distribution.
     loss : {"cond", "joint"}
     tilting : {"inner", "quadratic", "cosine"}
-    weights : (float, float)
-        :math:`(\lambda_u, \lambda_v)` of the conditional loss: (1, 1) is CLIP, (2, 0) matches
-        :math:`\mu_{u|v}` only, (0, 2) matches :math:`\mu_{v|u}` only.
+    weights : (float, float) or {"u|v", "v|u", "both"}
+        :math:`(\lambda_u, \lambda_v)` of the conditional loss: (1, 1) (``"both"``) is CLIP,
+        (2, 0) (``"u|v"``) matches :math:`\mu_{u|v}` only, (0, 2) (``"v|u"``) matches
+        :math:`\mu_{v|u}` only. The presets name what is matched, whatever a paper calls the
+        tuples (Section 6.2 swaps them).
     rank : int, optional
         Embedding dimension :math:`n_e` in ``[1, min(n_u, n_v)]``; None for unconstrained.
     method : {"auto", "closed-form", "numerical"}
         ``"auto"`` uses the closed form when one exists. ``"numerical"`` forces the certified
         numerical minimizer (how the closed forms are checked).
-    n_starts, seed : int
-        Random starts of the numerical minimizer and the seed that draws them.
+    n_starts : int
+        Random starts of the numerical minimizer (unused by closed forms).
+    seed : int >= 0 or numpy.random.Generator, default 0
+        Where the numerical minimizer draws its random starts (and the cosine tilting its Monte
+        Carlo samples): a Generator is used as is, an integer seeds
+        ``np.random.default_rng(seed)``. The default 0 makes repeated calls return the same
+        solution; closed forms draw nothing.
     temperature : float
         :math:`\tau` of the cosine tilting.
     n_samples : int
@@ -178,23 +209,17 @@ def minimize(
     >>> sol.A, sol.method
     (array([[0.44444444]]), 'closed-form')
     """
-    mu = check_joint(mu)
-    loss = choice(loss, "loss", LOSSES)
-    tilting = choice(tilting, "tilting", TILTINGS)
     weights = loss_weights(loss, weights)
-    method = choice(method, "method", METHODS)
     k = min(mu.n_u, mu.n_v)
     if rank is None:
         rank = k
-    else:
-        rank = integer(
-            rank,
+    elif rank > k:
+        fail(
+            RankError,
             "rank",
-            1,
-            k,
-            hint=f"for n_u={mu.n_u}, n_v={mu.n_v} (at most min(n_u, n_v))",
-            error=RankError,
-            fix="Reduce `rank`.",
+            f"an integer in [1, {k}] for n_u={mu.n_u}, n_v={mu.n_v} (at most min(n_u, n_v))",
+            rank,
+            "Reduce `rank`.",
         )
     closed = has_closed_form(loss, tilting, weights)
     if method == "closed-form" and not closed:
@@ -204,8 +229,6 @@ def minimize(
         )
     if closed and method != "numerical":
         return _closed_form(mu, loss, tilting, weights, rank)
-    temperature = check_temperature(temperature)
-    n_starts = integer(n_starts, "n_starts", 1, 1000)
     G, H, objective, certificate = minimize_numerically(
         mu,
         loss,
@@ -220,10 +243,12 @@ def minimize(
     if tilting == "cosine":
         A = B = C = None
     else:
-        A, B, C = (_readonly(x) for x in encoder_products(G, H))
+        A, B, C = (readonly(x) for x in encoder_products(G, H))
         if tilting == "inner":
             B = C = None
-    G, H = _readonly(G), _readonly(H)
+    G, H = readonly(G), readonly(H)
+    if certificate.objective_method == "exact":
+        objective = finite_objective(objective)
     return Solution(
         mu=mu,
         loss=loss,

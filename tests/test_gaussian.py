@@ -72,7 +72,7 @@ def test_canonical_decomposition(case):
     mu = gc.JointGaussian(cov, n_u)
     can = mu.canonical()
     k = min(n_u, cov.shape[0] - n_u)
-    xu, xv, sigma = can.weights_u, can.weights_v, can.sigma
+    xu, xv, sigma = can.basis_u, can.basis_v, can.sigma
     assert sigma.shape == (k,) and np.all(np.diff(sigma) <= 1e-12)
     assert np.all((sigma >= 0) & (sigma < 1))
     assert np.allclose(xu.T @ mu.Cuu @ xu, np.eye(k), atol=1e-6)
@@ -99,8 +99,8 @@ def test_canonical_signs_are_deterministic():
     cov = spd_from_spectrum(rng, 5, 30.0)
     a = gc.JointGaussian(cov, 2).canonical()
     b = gc.JointGaussian(cov.copy(), 2).canonical()
-    assert np.array_equal(a.weights_u, b.weights_u) and np.array_equal(a.weights_v, b.weights_v)
-    assert np.all(a.weights_u[np.argmax(np.abs(a.weights_u), axis=0), np.arange(2)] > 0)
+    assert np.array_equal(a.basis_u, b.basis_u) and np.array_equal(a.basis_v, b.basis_v)
+    assert np.all(a.basis_u[np.argmax(np.abs(a.basis_u), axis=0), np.arange(2)] > 0)
 
 
 def test_joint_sampling_logpdf_and_mean():
@@ -133,5 +133,5 @@ def test_kl_divergence_rejects_mismatched_inputs():
     p = gc.Gaussian([0.0], [[1.0]])
     with pytest.raises(gc.ShapeError, match="same dimension"):
         gc.kl_divergence(p, gc.Gaussian([0.0, 0.0], np.eye(2)))
-    with pytest.raises(gc.ArgumentTypeError, match="`q` must be a gaussclip Gaussian"):
+    with pytest.raises(gc.ArgumentTypeError, match="`q` must be a Gaussian or JointGaussian"):
         gc.kl_divergence(p, np.eye(1))
