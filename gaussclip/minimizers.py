@@ -12,17 +12,19 @@ numerically (:mod:`gaussclip.numerical`) and certified.
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._validation import Choice, InstanceOf, Integer, Optional, Real, Seed, fail, validate_params
 from .closed_forms import has_closed_form, pair_objective, pair_solution, weight_pattern
-from .cosine import CosineTiltedModel
 from .errors import OptionError, RankError
 from .gaussian import JointGaussian, readonly
-from .numerical import Certificate, minimize_numerically
 from .objectives import LOSSES, Weights, finite_objective, loss_weights
 from .tilting import TILTINGS, encoder_products, pair_model, tilted
+
+if TYPE_CHECKING:  # the numerical route needs autograd: loaded on first use (see below)
+    from .numerical import Certificate
 
 METHODS = ("auto", "closed-form", "numerical")
 
@@ -79,13 +81,15 @@ class Solution:
     objective: float
     method: str
     pairs: PairParameters | None = field(default=None, repr=False)
-    certificate: Certificate | None = None
+    certificate: "Certificate | None" = None
     temperature: float = 1.0
 
     @cached_property
     def model(self):
         """The learned joint :math:`\\nu` (JointGaussian, or CosineTiltedModel for cosine)."""
         if self.tilting == "cosine":
+            from .cosine import CosineTiltedModel  # autograd: loaded only when needed
+
             return CosineTiltedModel(self.mu, self.G, self.H, temperature=self.temperature)
         if self.pairs is not None:  # closed form: built per canonical pair, exists by construction
             p = self.pairs
@@ -229,6 +233,10 @@ def minimize(
         )
     if closed and method != "numerical":
         return _closed_form(mu, loss, tilting, weights, rank)
+    # The numerical route (and the cosine tilting) use autograd; importing them here keeps
+    # `import gaussclip` free of autograd (docs/architecture.md, tests/test_architecture.py).
+    from .numerical import minimize_numerically
+
     G, H, objective, certificate = minimize_numerically(
         mu,
         loss,
