@@ -8,6 +8,7 @@ figures.
 
 import importlib
 
+from .canonical import Canonical
 from .errors import (
     ArgumentTypeError,
     CovarianceError,
@@ -17,7 +18,6 @@ from .errors import (
     RankError,
     ShapeError,
 )
-from .canonical import Canonical
 from .gaussian import Gaussian, JointGaussian, kl_divergence
 from .linalg import SPD, h, low_rank
 from .minimizers import PairParameters, Solution, minimize
