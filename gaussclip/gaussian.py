@@ -150,7 +150,9 @@ class Gaussian:
             z = self._white.whiten(x - self._mean)
             out = -0.5 * (np.sum(z * z, axis=-1) + self._white.logdet + self.dim * _LOG_2PI)
         return _finite_output(
-            out, "the log density at `x`", "The point is too far out (or too large) for float64."
+            out,
+            "the log density at the given point",
+            "The point is too far from the mean (in standard deviations) for float64.",
         )
 
     def pdf(self, x):

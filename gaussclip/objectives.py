@@ -33,7 +33,7 @@ from ._validation import (
     fail,
     validate_params,
 )
-from .errors import DomainError, OptionError
+from .errors import ArgumentTypeError, DomainError, OptionError
 from .gaussian import JointGaussian
 from .tilting import (
     TILTINGS,
@@ -88,7 +88,13 @@ class Weights(Constraint):
         if isinstance(value, numbers.Number) or value is None:
             fail(OptionError, name, self.describe(), value)
         if np.iscomplexobj(value):
-            fail(OptionError, name, self.describe(), value, "Complex weights are not supported.")
+            fail(
+                ArgumentTypeError,
+                name,
+                self.describe(),
+                value,
+                "Complex weights are not supported.",
+            )
         return weights_pair(value, name)
 
 

@@ -71,12 +71,10 @@ def _density(values, shape, name):
     return values
 
 
-def _finite(value, name):
+def _finite(value, name, what="the moments of"):
     if not np.all(np.isfinite(value)):
-        raise DomainError(
-            f"the moments of `{name}` overflow float64 on this grid; rescale the grid or the "
-            "density."
-        )
+        fix = "rescale the grid or the density" if what == "the moments of" else f"rescale `{name}`"
+        raise DomainError(f"{what} `{name}` overflow float64; {fix}.")
     return value
 
 
@@ -273,7 +271,7 @@ def conditional_mean_error(mu, side, A, B=None, C=None, *, tilting=None):
         # D = F_side^-1 M F_other and C_other = F_other^-1 F_other^-T: tr(D C D^T) = |F^-1 M|_F^2
         error = can.frame(side).colour(gap.T).T
         value = float(np.sum(error * error))
-    return _finite(value, "A")
+    return _finite(value, "A", "the conditional-mean errors at")
 
 
 @validate_params(_GAP_TABLE, given=Array(ndim=2))
@@ -300,4 +298,4 @@ def conditional_mean_errors(mu, side, A, given, B=None, C=None, *, tilting=None)
     with np.errstate(over="ignore", invalid="ignore"):
         b = can.frame(other).whiten(given - other_mean)
         out = np.sum(can.frame(side).colour(b @ gap.T) ** 2, axis=1)
-    return _finite(out, "given")
+    return _finite(out, "given", "the conditional-mean errors at")

@@ -94,7 +94,7 @@ def test_minimize_cosine_in_1d_is_figure_6():
 
 def test_cosine_rejects_bad_input():
     mu = gc.JointGaussian([[1.5, 1.0], [1.0, 1.5]], 1)
-    with pytest.raises(gc.OptionError, match="temperature"):
+    with pytest.raises(gc.DomainError, match="temperature"):
         gc.population_loss(mu, "cond", "cosine", G=[[1.0]], H=[[1.0]], temperature=0.0)
     with pytest.raises(gc.DomainError, match="non-zero encoders"):
         gc.population_loss(mu, "cond", "cosine", G=[[0.0]], H=[[1.0]])
