@@ -171,7 +171,7 @@ def finite_objective(value, what="the objective"):
     if not np.isfinite(value):
         raise DomainError(
             f"{what} is not representable in float64 at these parameters (it overflows): the "
-            "parameters are too large for the data's scale. Rescale A (or G, H)."
+            "parameters are too large for the data's scale. Rescale `A` (or `G`, `H`)."
         )
     return max(float(value), 0.0)
 

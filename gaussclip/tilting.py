@@ -207,14 +207,14 @@ def domain_error(tilting, top):
     """The error for a tilted model that cannot be normalized (``top`` >= 1)."""
     if tilting == "inner":
         detail = (
-            f"||C_uu^(1/2) A C_vv^(1/2)||_2 >= 1; here it is {top:.12g}. Shrink A (A = G^T H "
+            f"||C_uu^(1/2) A C_vv^(1/2)||_2 >= 1; here it is {top:.12g}. Shrink `A` (A = G^T H "
             "with ||C_uu^(1/2) G^T|| ||H C_vv^(1/2)|| < 1 qualifies)."
         )
     else:
         detail = (
             f"||P^(-1/2) C_uu^(1/2) A C_vv^(1/2) Q^(-1/2)||_2 >= 1 with P = I + C_uu^(1/2) B "
-            f"C_uu^(1/2), Q likewise; here it is {top:.12g}. Parameters of the form A = G^T H, "
-            "B = G^T G, C = H^T H always qualify."
+            f"C_uu^(1/2), Q likewise; here it is {top:.12g}. Check `A`, `B`, `C`: parameters of "
+            "the form A = G^T H, B = G^T G, C = H^T H always qualify."
         )
     equation = 40 if tilting == "inner" else 47
     return DomainError(

@@ -125,7 +125,7 @@ def test_all_errors_are_value_errors():
             "same number of rows",
         ),
         (lambda: gc.population_loss(MU, "cond", "inner"), gc.OptionError, "give the parameter `A`"),
-        (lambda: gc.tilted(MU, [[0.7]]), gc.DomainError, "Shrink A"),
+        (lambda: gc.tilted(MU, [[0.7]]), gc.DomainError, "Shrink `A`"),
     ],
 )
 def test_bad_input_raises_clear_error(make, error, message):
