@@ -375,6 +375,10 @@ class Canonical:
         out.flags.writeable = False
         return out
 
+    def clear_products(self):
+        """Forget the memoized products of :meth:`product` (for benchmarks that time them)."""
+        self._products.clear()
+
     def to_canonical(self, A=None, B=None, C=None):
         r"""Parameters in canonical coordinates: :math:`A' = F_u^{-\top}AF_v^{-1}`,
         :math:`B' = F_u^{-\top}BF_u^{-1}`, :math:`C' = F_v^{-\top}CF_v^{-1}` (None stays None).
