@@ -2,11 +2,12 @@ r"""Gaussian distributions: a single Gaussian, a joint Gaussian on (u, v), and t
 
 The joint Gaussian :math:`\mu = N(m, \mathcal C)` of Section 5 carries its blocks, marginals
 (36), conditionals and Schur complements (37), and its *canonical decomposition*
-
-.. math:: \mathcal C_{uu}^{-1/2}\mathcal C_{uv}\mathcal C_{vv}^{-1/2} = U\Sigma V^\top ,
-
-computed once when the object is built (it is also how the covariance is validated: ``C`` is
-positive definite exactly when both diagonal blocks are and every canonical correlation is < 1).
+(:mod:`gaussclip.canonical`): the SVD :math:`\Omega = U\Sigma V^\top` of the whitened
+cross-covariance, computed once, from the *correlation* matrix, when the object is built. It is
+also how the covariance is validated, by scale-free criteria: ``C`` is positive definite exactly
+when both diagonal blocks are (their correlation matrices are checked) and every canonical
+correlation is < 1. Every other quantity (conditionals, densities, samples, divergences) is
+computed in those canonical coordinates, so none depends on the units of u and v.
 """
 
 from functools import cached_property
