@@ -107,6 +107,7 @@ class Fuzzer:
         self.violations = defaultdict(Counter)
         self.examples = {}
         self.slowest = 0.0
+        self.last_arguments = ""  # what minimize was asked, for reports of slow calls
 
     # ------------------------------------------------------------------ bookkeeping
     def _violate(self, name, kind, detail):
@@ -127,7 +128,7 @@ class Fuzzer:
         elapsed = time.perf_counter() - start
         self.slowest = max(self.slowest, elapsed)
         if elapsed > TIME_LIMIT:
-            self._violate(name, "slow", f"{elapsed:.1f} s")
+            self._violate(name, "slow", f"{elapsed:.1f} s; {self.last_arguments}")
         if out is not None:
             try:
                 problem = (check or finite)(out)
@@ -344,6 +345,10 @@ class Fuzzer:
             kwargs["method"] = "numerical" if rng.random() < 0.1 else "exact"
         if rng.random() < 0.03:
             return gc.minimize(mu, loss, "cosine", temperature=bad_scalar(rng))
+        self.last_arguments = (
+            f"minimize(n_u={mu.n_u}, n_v={mu.n_v}, sigma={np.round(mu.canonical_correlations(), 6)}"
+            f", loss={loss!r}, tilting={tilting!r}, {kwargs})"
+        )
         return gc.minimize(mu, loss, tilting, **kwargs)
 
 
