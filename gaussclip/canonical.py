@@ -144,7 +144,8 @@ class Whitening:
 
     @classmethod
     def of_correlation(cls, scale, corr, name, advice=""):
-        """The symmetric whitening :math:`W = R^{-1/2}` of a correlation matrix.
+        r"""The whitening :math:`W = \Lambda^{-1/2}Q^\top` of a correlation matrix
+        :math:`R = Q\Lambda Q^\top` (no product beyond the one ``eigh``).
 
         Raises :class:`~gaussclip.errors.CovarianceError` when ``corr`` is indefinite or singular
         to working precision (condition number beyond :data:`CUTOFF_FACTOR`)."""
@@ -164,8 +165,8 @@ class Whitening:
                 "components). Rescaling does not help: the check is scale-free."
             )
         root = np.sqrt(eigvals)
-        core = (eigvecs / root) @ eigvecs.T
-        core_inv = (eigvecs * root) @ eigvecs.T
+        core = (eigvecs / root).T
+        core_inv = eigvecs * root
         logdet = float(np.sum(np.log(eigvals)) + 2.0 * np.sum(np.log(scale)))
         return cls(scale, core, core_inv, logdet, float(eigvals[-1] / eigvals[0]))
 
@@ -306,13 +307,15 @@ class Canonical:
 
     @cached_property
     def basis_u(self):
-        out = self.frame_u.pull_back(np.eye(self.white_u.dim)[: self.k]).T
+        frame = self.frame_u
+        out = (frame.core[: self.k] / frame.scale).T
         out.flags.writeable = False
         return out
 
     @cached_property
     def basis_v(self):
-        out = self.frame_v.pull_back(np.eye(self.white_v.dim)[: self.k]).T
+        frame = self.frame_v
+        out = (frame.core[: self.k] / frame.scale).T
         out.flags.writeable = False
         return out
 
@@ -446,8 +449,8 @@ def pair_correlation_frame(sigma, dim_u, dim_v):
 
 
 def whitened_cross(mu):
-    r""":math:`\Omega = T_u\,\mathcal C_{uv}\,T_v^\top` in the block-whitened (standardized,
-    symmetric-root) frame of ``mu``; its singular values are the canonical correlations. Use it
+    r""":math:`\Omega = T_u\,\mathcal C_{uv}\,T_v^\top` in the block-whitened (standardized)
+    frame of ``mu``; its singular values are the canonical correlations. Use it
     with :func:`whitened_encoders`, which maps encoders into the same frame."""
     return mu.canonical().omega
 
