@@ -19,6 +19,7 @@ $(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS) | $(PY)
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 figures: $(STAMP)
@@ -30,6 +31,7 @@ figures-full: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP)
 	$(PY) -m ruff format .

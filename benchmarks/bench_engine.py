@@ -122,13 +122,13 @@ def bench_size(n, repeats):
     t_floor = median_time(lambda: floor(cov, n), repeats)
     t_mu = median_time(lambda: gc.JointGaussian(cov, n), repeats)
     warm = gc.JointGaussian(cov, n)
-    products = warm.canonical()._products  # memoized A, B, C: cleared so each call pays for its own
+    canonical = warm.canonical()  # memoized A, B, C: cleared so each call pays for its own
     per = {}
     for problem in PROBLEMS:
         loss, tilting, weights = problem
         times = []
         for _ in range(repeats):
-            products.clear()
+            canonical.clear_products()
             start = time.perf_counter()
             touch(gc.minimize(warm, loss, tilting, weights=weights))
             times.append(time.perf_counter() - start)

@@ -8,6 +8,7 @@ figures.
 
 import importlib
 
+from .canonical import Canonical
 from .errors import (
     ArgumentTypeError,
     ConvergenceWarning,
@@ -18,7 +19,7 @@ from .errors import (
     RankError,
     ShapeError,
 )
-from .gaussian import Canonical, Gaussian, JointGaussian, kl_divergence
+from .gaussian import Gaussian, JointGaussian, kl_divergence
 from .linalg import SPD, h, low_rank
 from .minimizers import PairParameters, Solution, minimize
 from .objectives import Estimate, population_loss

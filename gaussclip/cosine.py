@@ -64,7 +64,6 @@ from functools import cached_property
 
 import autograd.numpy as anp
 import numpy as np
-import scipy.linalg
 import scipy.special
 from autograd import value_and_grad
 from autograd.scipy.special import logsumexp
@@ -232,24 +231,20 @@ class Frame:
         return Gc @ self.from_u, Hc @ self.from_v
 
 
-def _complete(basis):
-    """Orthonormal (n, n) matrix whose first columns are the orthonormal ``basis`` (n, k)."""
-    if basis.shape[1] == basis.shape[0]:
-        return basis
-    return np.hstack([basis, scipy.linalg.null_space(basis.T)])
-
-
 def canonical_frame(mu):
-    """The :class:`Frame` of ``mu``, from its cached canonical decomposition."""
+    r"""The :class:`Frame` of ``mu``, from its cached canonical decomposition
+    (:mod:`gaussclip.canonical`): canonical coordinates :math:`a = U^\top T_u (u - m_u)` with the
+    standardized whitening :math:`T_u` and the full rotation :math:`U`, so badly scaled data
+    never meet a raw covariance root."""
     canonical = mu.canonical()
-    p, q = _complete(np.asarray(canonical.U)), _complete(np.asarray(canonical.V))
-    spd_u, spd_v = mu.spd("u"), mu.spd("v")
+    white_u, white_v = canonical.white_u, canonical.white_v
+    rot_u, rot_v = np.asarray(canonical.rot_u), np.asarray(canonical.rot_v)
     return Frame(
         sigma=np.asarray(canonical.sigma),
-        to_u=spd_u.sqrt @ p,
-        from_u=p.T @ spd_u.inv_sqrt,
-        to_v=spd_v.sqrt @ q,
-        from_v=q.T @ spd_v.inv_sqrt,
+        to_u=white_u.colour(rot_u.T).T,  # T_u^{-1} U
+        from_u=white_u.pull_back(rot_u.T),  # U^T T_u
+        to_v=white_v.colour(rot_v.T).T,
+        from_v=white_v.pull_back(rot_v.T),
         info=mu.mutual_information(),
     )
 

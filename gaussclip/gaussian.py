@@ -2,50 +2,73 @@ r"""Gaussian distributions: a single Gaussian, a joint Gaussian on (u, v), and t
 
 The joint Gaussian :math:`\mu = N(m, \mathcal C)` of Section 5 carries its blocks, marginals
 (36), conditionals and Schur complements (37), and its *canonical decomposition*
-
-.. math:: \mathcal C_{uu}^{-1/2}\mathcal C_{uv}\mathcal C_{vv}^{-1/2} = U\Sigma V^\top ,
-
-computed once when the object is built (it is also how the covariance is validated: ``C`` is
-positive definite exactly when both diagonal blocks are and every canonical correlation is < 1).
+(:mod:`gaussclip.canonical`): the SVD :math:`\Omega = U\Sigma V^\top` of the whitened
+cross-covariance, computed once, from the *correlation* matrix, when the object is built. It is
+also how the covariance is validated, by scale-free criteria: ``C`` is positive definite exactly
+when both diagonal blocks are (their correlation matrices are checked) and every canonical
+correlation is < 1. Every other quantity (conditionals, densities, samples, divergences) is
+computed in those canonical coordinates, so none depends on the units of u and v.
 """
 
-from collections import OrderedDict
-from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import scipy.linalg
 
-from ._checks import choice, finite_array, generator, integer
-from .errors import ArgumentTypeError, CovarianceError, RankError, ShapeError
-from .linalg import SPD, column_signs, spd_cutoff, symmetric_matrix
+from ._validation import Array, Choice, InstanceOf, Integer, Optional, fail, validate_params
+from .canonical import (
+    Canonical,
+    Whitening,
+    pair_correlation_frame,
+    standardize,
+)
+from .errors import ArgumentTypeError, CovarianceError, DomainError, RankError, ShapeError
+from .linalg import SPD
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
-#: Products X diag(d) X^T kept per canonical decomposition (least recently used dropped first).
-#: Several minimizers share them (e.g. every weighting of cond x inner has the same A), and 16
-#: covers all eight closed forms of one rank while bounding memory in rank sweeps.
-PRODUCT_CACHE_SIZE = 16
+#: The largest canonical correlation must satisfy ``1 - sigma_1 > SIGMA_CUTOFF_FACTOR * eps``:
+#: in whitened coordinates the joint covariance has eigenvalues ``1 +- sigma_i``, so this is the
+#: shared cutoff of :mod:`gaussclip.canonical` applied to that (scale-free) spectrum.
+SIGMA_CUTOFF_FACTOR = 2e6
+
+_MATRIX = Array(ndim=2)
+_SIDE = Choice(("u", "v"))
+_GENERATOR = InstanceOf((np.random.Generator,), hint="Pass e.g. np.random.default_rng(0).")
+_COUNT = Integer(low=0)
 
 
-def _readonly(array):
+def readonly(array):
+    """A read-only float64 view of ``array`` (the engine never hands out writable internals)."""
     array = np.asarray(array, dtype=np.float64)
     array.flags.writeable = False
     return array
 
 
-def _sample_count(n):
-    return integer(n, "n", 0, np.iinfo(np.int64).max)
+def _square(matrix, name):
+    if matrix.shape[0] != matrix.shape[1]:
+        fail(ShapeError, name, "a non-empty square matrix", matrix)
+    return matrix
+
+
+def _finite_output(value, what, fix):
+    if not np.all(np.isfinite(value)):
+        raise DomainError(f"{what} is not representable in float64 (it overflows). {fix}")
+    return value
 
 
 class Gaussian:
-    """A multivariate Gaussian :math:`N(m, C)`.
+    r"""A multivariate Gaussian :math:`N(m, C)`.
+
+    The covariance is kept as a :class:`~gaussclip.canonical.Whitening` computed from its
+    *correlation* matrix, so densities, samples and divergences do not depend on the units of
+    the coordinates (a variance of 1e10 next to one of 1 is no harder than two of 1).
 
     Parameters
     ----------
     mean : (d,) array_like
     cov : (d, d) array_like
-        Symmetric positive definite.
+        Symmetric positive definite (acceptance is decided on the correlation matrix, a
+        scale-free criterion).
 
     Examples
     --------
@@ -56,44 +79,60 @@ class Gaussian:
     -1.837877
     """
 
+    @validate_params(mean=Array(ndim=1), cov=_MATRIX)
     def __init__(self, mean, cov):
-        spd = SPD(cov, "cov")
-        mean = finite_array(mean, "mean", shape=(spd.dim,))
-        self._set(mean, spd)
+        cov = _square(cov, "cov")
+        if mean.shape != (cov.shape[0],):
+            fail(ShapeError, "mean", f"a real array of shape ({cov.shape[0]},)", mean)
+        white = Whitening.of_covariance(cov, "cov")
+        self._set(mean, white, cov)
 
     @classmethod
-    def _trusted(cls, mean, spd):
-        """Build without validation from a mean and an :class:`SPD` (internal use)."""
+    def from_whitening(cls, mean, whitening):
+        """The Gaussian with the covariance that ``whitening`` whitens (no checks: for the
+        engine's own derived distributions, whose whitening is exact by construction)."""
         self = cls.__new__(cls)
-        self._set(mean, spd)
+        self._set(np.asarray(mean, dtype=np.float64), whitening, None)
         return self
 
-    def _set(self, mean, spd):
-        self._mean = _readonly(mean)
-        self._spd = spd
-        self._cov = _readonly(spd.matrix)
+    def _set(self, mean, whitening, cov):
+        self._mean = readonly(mean)
+        self._white = whitening
+        if cov is not None:
+            self.__dict__["cov"] = readonly(0.5 * cov + 0.5 * cov.T)
 
     @property
     def mean(self):
         """(d,) mean vector."""
         return self._mean
 
-    @property
+    @cached_property
     def cov(self):
         """(d, d) covariance matrix."""
-        return self._cov
+        return readonly(self._white.matrix)
+
+    @property
+    def whitening(self):
+        """The :class:`~gaussclip.canonical.Whitening` of the covariance."""
+        return self._white
 
     @property
     def dim(self):
         return self._mean.shape[0]
 
     @property
+    def logdet(self):
+        r""":math:`\log|C|`."""
+        return self._white.logdet
+
+    @cached_property
     def spd(self):
-        """The :class:`~gaussclip.linalg.SPD` factorization of the covariance."""
-        return self._spd
+        """The :class:`~gaussclip.linalg.SPD` factorization of the raw covariance (units
+        included: prefer :attr:`whitening`, which is exact for badly scaled covariances)."""
+        return SPD.from_symmetric(np.array(self.cov), "cov")
 
     def _points(self, x, name="x"):
-        x = finite_array(x, name)
+        x = Array()(x, name)
         if x.ndim not in (1, 2) or x.shape[-1] != self.dim:
             raise ShapeError(
                 f"`{name}` must have shape ({self.dim},) or (n, {self.dim}); got {x.shape}."
@@ -101,126 +140,46 @@ class Gaussian:
         return x
 
     def logpdf(self, x):
-        """Log density at ``x`` of shape (d,) or (n, d); returns a float or an (n,) array."""
-        x = self._points(x)
-        return self._logpdf(x)
+        """Log density at ``x`` of shape (d,) or (n, d); returns a float or an (n,) array.
+
+        Raises :class:`~gaussclip.errors.DomainError` when a point is so far out that its log
+        density is not representable."""
+        return self._logpdf(self._points(x))
 
     def _logpdf(self, x):
-        quad = self._spd.quad(x - self._mean)
-        return -0.5 * (quad + self._spd.logdet + self.dim * _LOG_2PI)
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = self._white.whiten(x - self._mean)
+            out = -0.5 * (np.sum(z * z, axis=-1) + self._white.logdet + self.dim * _LOG_2PI)
+        return _finite_output(
+            out,
+            "the log density at the given point",
+            "The point is too far from the mean (in standard deviations) for float64.",
+        )
 
     def pdf(self, x):
         """Density at ``x`` (see :meth:`logpdf`)."""
         return np.exp(self.logpdf(x))
 
+    @validate_params(n=_COUNT, rng=_GENERATOR)
     def sample(self, n, rng):
         """``n`` independent draws, shape (n, d), from the generator ``rng``."""
-        n, rng = _sample_count(n), generator(rng)
         z = rng.standard_normal((n, self.dim))
-        factor = self._spd.eigvecs * np.sqrt(self._spd.eigvals)  # Q diag(sqrt(lambda))
-        return self._mean + z @ factor.T
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = self._mean + self._white.colour(z)
+        return _finite_output(out, "a draw", "Rescale the mean or the covariance.")
 
     def __repr__(self):
         return f"Gaussian(dim={self.dim})"
 
 
-@dataclass(frozen=True)
-class Canonical:
-    r"""Canonical (CCA) decomposition of a joint Gaussian.
-
-    With :math:`k = \min(n_u, n_v)`:
-
-    Attributes
-    ----------
-    sigma : (k,) array
-        Canonical correlations, descending, in ``[0, 1)``: the singular values of
-        :math:`\Omega = \mathcal C_{uu}^{-1/2}\mathcal C_{uv}\mathcal C_{vv}^{-1/2}`.
-    weights_u : (n_u, k) array
-        :math:`X_u = \mathcal C_{uu}^{-1/2} U`; the canonical variates are
-        :math:`a = X_u^\top (u - m_u)`, with :math:`X_u^\top \mathcal C_{uu} X_u = I`.
-    weights_v : (n_v, k) array
-        :math:`X_v = \mathcal C_{vv}^{-1/2} V`, likewise, and
-        :math:`X_u^\top \mathcal C_{uv} X_v = \operatorname{diag}(\sigma)`.
-
-    Signs are deterministic: the largest-magnitude entry of each column of ``weights_u`` is
-    positive.
-    """
-
-    sigma: np.ndarray
-    weights_u: np.ndarray
-    weights_v: np.ndarray
-    _eigvecs_u: np.ndarray
-    _eigvecs_v: np.ndarray
-    _left: np.ndarray
-    _right: np.ndarray
-    _products: OrderedDict = field(default_factory=OrderedDict, repr=False, compare=False)
-
-    def product(self, left, right, diagonal):
-        r""":math:`X_{left}[:, :r]\operatorname{diag}(d)X_{right}[:, :r]^\top` with
-        ``r = len(diagonal)`` and ``left``, ``right`` in ``{"u", "v"}`` -- how every closed-form
-        parameter (A, B, C) maps back from canonical coordinates. Symmetric products with
-        ``d >= 0`` are formed as :math:`YY^\top` (a rank-r update, half the flops of a general
-        product). Results are read-only and memoized (:data:`PRODUCT_CACHE_SIZE`)."""
-        d = np.ascontiguousarray(diagonal, dtype=np.float64)
-        key = (left, right, d.tobytes())
-        if key in self._products:
-            self._products.move_to_end(key)
-            return self._products[key]
-        xl = (self.weights_u if left == "u" else self.weights_v)[:, : d.size]
-        if left == right and np.all(d >= 0.0):
-            scaled = xl * np.sqrt(d)
-            out = scaled @ scaled.T  # NumPy recognizes Y Y^T: BLAS syrk, exactly symmetric
-        else:
-            xr = (self.weights_u if right == "u" else self.weights_v)[:, : d.size]
-            out = (xl * d) @ xr.T
-        out = _readonly(out)
-        self._products[key] = out
-        if len(self._products) > PRODUCT_CACHE_SIZE:
-            self._products.popitem(last=False)
-        return out
-
-    @cached_property
-    def U(self):
-        r"""(n_u, k) left singular vectors of :math:`\Omega` (Theorem 5.6)."""
-        return _readonly(self._eigvecs_u @ self._left)
-
-    @cached_property
-    def V(self):
-        r"""(n_v, k) right singular vectors of :math:`\Omega`."""
-        return _readonly(self._eigvecs_v @ self._right)
-
-
-def _canonical(spd_u, spd_v, cuv):
-    r"""Canonical decomposition through the eigenbases of C_uu and C_vv.
-
-    With :math:`\mathcal C_{uu} = Q_u\Lambda_u Q_u^\top` (likewise for v), the matrix
-    :math:`\Omega' = \Lambda_u^{-1/2} Q_u^\top \mathcal C_{uv} Q_v \Lambda_v^{-1/2}
-    = Q_u^\top \Omega Q_v` has the same singular values as :math:`\Omega`, and
-    :math:`X_u = Q_u\Lambda_u^{-1/2} U'` equals :math:`\mathcal C_{uu}^{-1/2} U`. This costs
-    two matrix products fewer than forming :math:`\Omega` with symmetric square roots.
-    """
-    root_u, root_v = np.sqrt(spd_u.eigvals), np.sqrt(spd_v.eigvals)
-    omega = (spd_u.eigvecs.T @ cuv @ spd_v.eigvecs) / root_u[:, None] / root_v[None, :]
-    left, sigma, right_t = scipy.linalg.svd(
-        omega, full_matrices=False, check_finite=False, lapack_driver="gesdd"
-    )
-    right = right_t.T
-    weights_u = spd_u.eigvecs @ (left / root_u[:, None])
-    weights_v = spd_v.eigvecs @ (right / root_v[:, None])
-    signs = column_signs(weights_u)
-    return Canonical(
-        sigma=_readonly(sigma),
-        weights_u=_readonly(weights_u * signs),
-        weights_v=_readonly(weights_v * signs),
-        _eigvecs_u=spd_u.eigvecs,
-        _eigvecs_v=spd_v.eigvecs,
-        _left=left * signs,
-        _right=right * signs,
-    )
-
-
 class JointGaussian:
     r"""The data distribution :math:`\mu = N(m, \mathcal C)` of a pair (u, v) (Section 5).
+
+    All numerics run in the standardized, block-whitened canonical coordinates of
+    :mod:`gaussclip.canonical`, so every result is invariant under u -> D_u u, v -> D_v v
+    (positive diagonal: units) and the covariance is accepted or refused by scale-free
+    criteria: the correlation matrices of u and of v must be positive definite to working
+    precision (condition numbers below about 4.5e9) and every canonical correlation < 1.
 
     Parameters
     ----------
@@ -235,7 +194,10 @@ class JointGaussian:
     Raises
     ------
     CovarianceError
-        Non-finite, non-symmetric, indefinite or singular ``cov``.
+        Non-symmetric, indefinite or singular ``cov``; the message says which block and what to
+        do (drop or combine collinear columns; rescaling does not matter).
+    DomainError
+        NaN or inf entries.
     RankError
         ``n_u`` out of range.
 
@@ -248,53 +210,63 @@ class JointGaussian:
     array([0.66666667])
     >>> mu.conditional_cov("u")
     array([[0.83333333]])
+
+    Units do not matter:
+
+    >>> JointGaussian([[1e10, 5e4], [5e4, 1.0]], n_u=1).canonical_correlations()
+    array([0.5])
     """
 
+    @validate_params(cov=_MATRIX, n_u=Integer(low=1, error=RankError), mean=Optional(Array()))
     def __init__(self, cov, n_u, mean=None):
-        cov = symmetric_matrix(cov, "cov")
+        cov = _square(cov, "cov")
         dim = cov.shape[0]
         if dim < 2:
             raise ShapeError(
                 f"`cov` must be at least 2x2 (u and v each need a dimension); got {cov.shape}."
             )
-        n_u = integer(
-            n_u,
-            "n_u",
-            1,
-            dim - 1,
-            hint=f" for a {dim}x{dim} `cov` (n_v = {dim} - n_u >= 1)",
-            error=RankError,
+        if n_u > dim - 1:
+            fail(RankError, "n_u", f"an integer in [1, {dim - 1}] for a {dim}x{dim} `cov`", n_u)
+        if mean is None:
+            mean = np.zeros(dim)
+        elif mean.shape != (dim,):
+            fail(ShapeError, "mean", f"a real array of shape ({dim},)", mean)
+        scale, corr = standardize(cov, "cov")
+        white_u = Whitening.of_correlation(
+            scale[:n_u], corr[:n_u, :n_u], "cov[:n_u, :n_u] (the block C_uu of u)"
         )
-        mean = np.zeros(dim) if mean is None else finite_array(mean, "mean", shape=(dim,))
-        spd_u = SPD.from_symmetric(cov[:n_u, :n_u], "cov[:n_u, :n_u] (the block C_uu)")
-        spd_v = SPD.from_symmetric(cov[n_u:, n_u:], "cov[n_u:, n_u:] (the block C_vv)")
-        canonical = _canonical(spd_u, spd_v, cov[:n_u, n_u:])
-        top = float(canonical.sigma[0]) if canonical.sigma.size else 0.0
+        white_v = Whitening.of_correlation(
+            scale[n_u:], corr[n_u:, n_u:], "cov[n_u:, n_u:] (the block C_vv of v)"
+        )
+        canonical = Canonical.from_cross(white_u, white_v, corr[:n_u, n_u:])
+        top = float(canonical.sigma[0])
         # In whitened coordinates cov has eigenvalues 1 +- sigma_i: it is positive definite
-        # iff every canonical correlation is < 1.
-        if 1.0 - top <= spd_cutoff(np.array([1.0 + top])):
-            kind = "indefinite" if top > 1.0 + spd_cutoff(np.array([2.0])) else "singular"
+        # iff every canonical correlation is < 1 (a scale-free criterion).
+        if 1.0 - top <= SIGMA_CUTOFF_FACTOR * np.finfo(np.float64).eps:
+            kind = "indefinite" if top > 1.0 + 1e-8 else "singular"
             raise CovarianceError(
                 f"`cov` must be positive definite; got a {kind} matrix: its largest canonical "
                 f"correlation between u and v is {top:.12g} (must be < 1), so some combination "
-                "of u is (at least) perfectly correlated with one of v. Add noise to u or v, or "
-                "check the off-diagonal block."
+                "of u is (at least) perfectly correlated with one of v. Drop the duplicated "
+                "columns, or check the off-diagonal block."
             )
-        self._set(cov, n_u, mean, spd_u, spd_v, canonical)
+        self._set(n_u, mean, canonical, 0.5 * cov + 0.5 * cov.T)
 
     @classmethod
-    def _trusted(cls, cov, n_u, mean):
-        """Build without validation (internal: covariances known to be SPD). The blocks and
-        the canonical decomposition are computed on first use."""
+    def from_canonical(cls, mean, canonical):
+        """The joint Gaussian with the given :class:`~gaussclip.canonical.Canonical`
+        decomposition (no checks: for models the engine builds in canonical coordinates, whose
+        correlations are < 1 by construction)."""
         self = cls.__new__(cls)
-        self._set(cov, n_u, mean, None, None, None)
+        self._set(canonical.white_u.dim, np.asarray(mean, dtype=np.float64), canonical, None)
         return self
 
-    def _set(self, cov, n_u, mean, spd_u, spd_v, canonical):
-        self._cov = _readonly(cov)
-        self._mean = _readonly(mean)
+    def _set(self, n_u, mean, canonical, cov):
         self._n_u = n_u
-        self._spd_u, self._spd_v, self._canonical = spd_u, spd_v, canonical
+        self._mean = readonly(mean)
+        self._canonical = canonical
+        if cov is not None:
+            self.__dict__["cov"] = readonly(cov)
 
     # ----------------------------------------------------------------- blocks and sizes
     @property
@@ -303,15 +275,18 @@ class JointGaussian:
 
     @property
     def n_v(self):
-        return self._cov.shape[0] - self._n_u
+        return self._mean.shape[0] - self._n_u
 
     @property
     def dim(self):
-        return self._cov.shape[0]
+        return self._mean.shape[0]
 
-    @property
+    @cached_property
     def cov(self):
-        return self._cov
+        """(n_u + n_v, n_u + n_v) covariance."""
+        can = self._canonical
+        cuv = can.frame_u.colour(can.frame_v.colour(can.sigma_matrix).T).T  # F_u^-1 S F_v^-T
+        return readonly(np.block([[can.white_u.matrix, cuv], [cuv.T, can.white_v.matrix]]))
 
     @property
     def mean(self):
@@ -327,80 +302,98 @@ class JointGaussian:
 
     @property
     def Cuu(self):
-        return self._cov[: self._n_u, : self._n_u]
+        return self.cov[: self._n_u, : self._n_u]
 
     @property
     def Cuv(self):
-        return self._cov[: self._n_u, self._n_u :]
+        return self.cov[: self._n_u, self._n_u :]
 
     @property
     def Cvu(self):
-        return self._cov[self._n_u :, : self._n_u]
+        return self.cov[self._n_u :, : self._n_u]
 
     @property
     def Cvv(self):
-        return self._cov[self._n_u :, self._n_u :]
+        return self.cov[self._n_u :, self._n_u :]
+
+    def whitening(self, side):
+        """The :class:`~gaussclip.canonical.Whitening` of ``C_uu`` (``"u"``) or ``C_vv``."""
+        side = _SIDE(side, "side")
+        return self._canonical.white_u if side == "u" else self._canonical.white_v
 
     def spd(self, side):
-        """The :class:`~gaussclip.linalg.SPD` factorization of ``C_uu`` (``"u"``) or ``C_vv``."""
-        choice(side, "side", ("u", "v"))
-        if side == "u":
-            if self._spd_u is None:
-                self._spd_u = SPD(self.Cuu, "C_uu")
-            return self._spd_u
-        if self._spd_v is None:
-            self._spd_v = SPD(self.Cvv, "C_vv")
-        return self._spd_v
+        """The :class:`~gaussclip.linalg.SPD` factorization of the raw block ``C_uu`` (``"u"``)
+        or ``C_vv`` (units included; the engine itself uses :meth:`whitening`)."""
+        return self.marginal(side).spd
 
     # ----------------------------------------------------------------- marginals, conditionals
     def marginal(self, side):
         r"""The marginal :math:`\mu_u` (``"u"``) or :math:`\mu_v` (``"v"``), eq. (36)."""
-        mean = self.mean_u if choice(side, "side", ("u", "v")) == "u" else self.mean_v
-        return Gaussian._trusted(mean, self.spd(side))
+        return self._marginals[_SIDE(side, "side")]
+
+    @cached_property
+    def _marginals(self):
+        return {
+            "u": Gaussian.from_whitening(self.mean_u, self._canonical.white_u),
+            "v": Gaussian.from_whitening(self.mean_v, self._canonical.white_v),
+        }
 
     def gain(self, side):
         r"""Regression matrix of the conditional mean: :math:`\mathcal C_{uv}\mathcal
-        C_{vv}^{-1}` for ``"u"`` (shape (n_u, n_v)), :math:`\mathcal C_{vu}\mathcal
-        C_{uu}^{-1}` for ``"v"``, eq. (37)."""
-        return self._gain[choice(side, "side", ("u", "v"))]
+        C_{vv}^{-1} = T_u^{-1}\Omega T_v` for ``"u"`` (shape (n_u, n_v)),
+        :math:`\mathcal C_{vu}\mathcal C_{uu}^{-1}` for ``"v"``, eq. (37)."""
+        return self._gain[_SIDE(side, "side")]
 
     @cached_property
     def _gain(self):
-        return {
-            "u": _readonly(self.spd("v").solve(self.Cvu).T),
-            "v": _readonly(self.spd("u").solve(self.Cuv).T),
-        }
+        can = self._canonical
+        to_u = can.frame_u.colour(can.frame_v.pull_back(can.sigma_matrix).T).T
+        to_v = can.frame_v.colour(can.frame_u.pull_back(can.sigma_matrix.T).T).T
+        return {"u": readonly(to_u), "v": readonly(to_v)}
 
     def conditional_cov(self, side):
         r"""Schur complement :math:`\mathcal C_{u|v} = \mathcal C_{uu} - \mathcal C_{uv}
         \mathcal C_{vv}^{-1}\mathcal C_{vu}` (``"u"``, eq. 37a) or :math:`\mathcal C_{v|u}`
         (``"v"``, eq. 37b)."""
-        return self._conditional_spd(side).matrix
+        return self._conditional_white[_SIDE(side, "side")][1].cov
 
-    def _conditional_spd(self, side):
-        side = choice(side, "side", ("u", "v"))
-        cache = self.__dict__.setdefault("_schur", {})
-        if side not in cache:
-            if side == "u":
-                schur = self.Cuu - self.gain("u") @ self.Cvu
-            else:
-                schur = self.Cvv - self.gain("v") @ self.Cuv
-            cache[side] = SPD(0.5 * (schur + schur.T), f"C_{side}|{'v' if side == 'u' else 'u'}")
-            cache[side].matrix.flags.writeable = False
-        return cache[side]
+    def conditional_whitening(self, side):
+        r"""The :class:`~gaussclip.canonical.Whitening` of the Schur complement: in canonical
+        coordinates it is :math:`\operatorname{diag}(1 - \sigma_i^2)` (1 beyond k), so its
+        whitening is exact."""
+        return self._conditional_white[_SIDE(side, "side")][0]
+
+    @cached_property
+    def _conditional_white(self):
+        can = self._canonical
+        out = {}
+        for side in ("u", "v"):
+            frame = can.frame(side)
+            diag = np.ones(frame.dim)
+            diag[: can.k] = can.one_minus_sigma_sq
+            root = np.sqrt(diag)
+            white = frame.compose(np.diag(1.0 / root), np.diag(root), -0.5 * np.sum(np.log(diag)))
+            m = self.mean_u if side == "u" else self.mean_v
+            out[side] = (white, Gaussian.from_whitening(m, white))
+        return out
 
     def conditional_mean(self, side, given):
         """:math:`E[u|v]` for ``side="u"`` (``given`` = v of shape (n_v,) or (n, n_v)), or
         :math:`E[v|u]` for ``side="v"``; eq. (37)."""
-        side = choice(side, "side", ("u", "v"))
+        side = _SIDE(side, "side")
         other, n_other = ("v", self.n_v) if side == "u" else ("u", self.n_u)
-        x = finite_array(given, other)
+        x = Array()(given, "given")
         if x.ndim not in (1, 2) or x.shape[-1] != n_other:
             raise ShapeError(
-                f"`{other}` must have shape ({n_other},) or (n, {n_other}); got {x.shape}."
+                f"`given` ({other}) must have shape ({n_other},) or (n, {n_other}); got {x.shape}."
             )
+        can = self._canonical
         m_side, m_other = (self.mean_u, self.mean_v) if side == "u" else (self.mean_v, self.mean_u)
-        return m_side + (x - m_other) @ self.gain(side).T
+        sig = can.sigma_matrix if side == "u" else can.sigma_matrix.T
+        with np.errstate(over="ignore", invalid="ignore"):
+            b = can.frame(other).whiten(x - m_other)
+            out = m_side + can.frame(side).colour(b @ sig.T)
+        return _finite_output(out, "the conditional mean", "Rescale `given`.")
 
     def conditional(self, side, given):
         r"""The conditional :math:`\mu_{u|v}(\cdot|v)` (``side="u"``, ``given`` = v) or
@@ -411,39 +404,50 @@ class JointGaussian:
                 f"`given` must be a single point for `conditional`; got shape "
                 f"{np.shape(given)}. Use `conditional_mean` for many points."
             )
-        return Gaussian._trusted(mean, self._conditional_spd(side))
+        return Gaussian.from_whitening(mean, self.conditional_whitening(side))
 
     # ----------------------------------------------------------------- canonical decomposition
     def canonical(self):
-        """The cached :class:`Canonical` decomposition (sigma, weights, U, V)."""
-        if self._canonical is None:
-            self._canonical = _canonical(self.spd("u"), self.spd("v"), self.Cuv)
+        """The cached :class:`~gaussclip.canonical.Canonical` decomposition (sigma, the CCA
+        bases ``basis_u``, ``basis_v``, the whitenings and rotations, U, V)."""
         return self._canonical
 
     def canonical_correlations(self):
         r"""Canonical correlations :math:`\sigma_1 \ge \dots \ge \sigma_k`, in [0, 1)."""
-        return self.canonical().sigma
+        return self._canonical.sigma
 
     def mutual_information(self):
         r""":math:`I(u; v) = -\tfrac12\sum_i \log(1 - \sigma_i^2)`, the constant relating
         the losses L to the divergences J (Theorems 3.2 and 3.8)."""
-        return float(-0.5 * np.sum(np.log1p(-(self.canonical_correlations() ** 2))))
+        return float(-0.5 * np.sum(np.log(self._canonical.one_minus_sigma_sq)))
 
     # ----------------------------------------------------------------- densities and samples
     @cached_property
     def gaussian(self):
-        """The distribution of the stacked vector (u, v) as a :class:`Gaussian`."""
-        return Gaussian(self._mean, self._cov)
+        """The distribution of the stacked vector (u, v) as a :class:`Gaussian`, whitened
+        through the canonical pairs (exact for any units)."""
+        can = self._canonical
+        fu, fv = can.frame_u, can.frame_v
+        P, P_inv, logdet_pairs = pair_correlation_frame(can.sigma, self.n_u, self.n_v)
+        core = P @ scipy_block_diag(fu.core, fv.core)
+        core_inv = scipy_block_diag(fu.core_inv, fv.core_inv) @ P_inv
+        white = Whitening(
+            np.concatenate([fu.scale, fv.scale]),
+            core,
+            core_inv,
+            fu.logdet + fv.logdet + logdet_pairs,
+        )
+        return Gaussian.from_whitening(self._mean, white)
 
     def _stack(self, u, v):
-        u = finite_array(u, "u")
-        v = finite_array(v, "v")
+        u = Array()(u, "u")
+        v = Array()(v, "v")
         if u.shape[-1:] != (self.n_u,) or v.shape[-1:] != (self.n_v,) or u.ndim != v.ndim:
             raise ShapeError(
                 f"`u` and `v` must have shapes (n, {self.n_u}) and (n, {self.n_v}) (or be single "
                 f"points); got {u.shape} and {v.shape}."
             )
-        if u.shape[:-1] != v.shape[:-1]:
+        if u.ndim > 2 or u.shape[:-1] != v.shape[:-1]:
             raise ShapeError(f"`u` and `v` must hold as many points; got {u.shape}, {v.shape}.")
         return np.concatenate([u, v], axis=-1)
 
@@ -463,6 +467,13 @@ class JointGaussian:
         return f"JointGaussian(n_u={self.n_u}, n_v={self.n_v})"
 
 
+def scipy_block_diag(a, b):
+    out = np.zeros((a.shape[0] + b.shape[0], a.shape[1] + b.shape[1]))
+    out[: a.shape[0], : a.shape[1]] = a
+    out[a.shape[0] :, a.shape[1] :] = b
+    return out
+
+
 def as_gaussian(dist, name):
     """A :class:`Gaussian` view of a :class:`Gaussian` or :class:`JointGaussian`."""
     if isinstance(dist, JointGaussian):
@@ -474,15 +485,29 @@ def as_gaussian(dist, name):
     )
 
 
+_DIST = InstanceOf((Gaussian, JointGaussian))
+
+
+@validate_params(p=_DIST, q=_DIST)
 def kl_divergence(p, q):
     r""":math:`D_{KL}(p \| q)` between two Gaussians (Lemma E.1).
 
     .. math:: \tfrac12\bigl[\operatorname{Tr}(C_q^{-1}C_p) - d + \log\tfrac{|C_q|}{|C_p|}
               + \|m_q - m_p\|^2_{C_q}\bigr]
 
+    computed in the whitened coordinates of ``q``: with whitenings :math:`T_p`, :math:`T_q`
+    (:math:`T C T^\top = I`), the trace is :math:`\|T_q T_p^{-1}\|_F^2`, so the result does not
+    depend on the units of the coordinates. Rounding can make the exact value 0 (``p == q``)
+    come out a few ulps negative; the result is clamped at 0 (a divergence is never negative).
+
     Parameters
     ----------
     p, q : Gaussian or JointGaussian of the same dimension.
+
+    Raises
+    ------
+    DomainError
+        When the divergence is too large to be represented in float64.
 
     Examples
     --------
@@ -494,11 +519,20 @@ def kl_divergence(p, q):
     gp, gq = as_gaussian(p, "p"), as_gaussian(q, "q")
     if gp.dim != gq.dim:
         raise ShapeError(f"`p` and `q` must have the same dimension; got {gp.dim} and {gq.dim}.")
-    sq = gq.spd
-    rotated = sq.eigvecs.T @ gp.cov @ sq.eigvecs
-    trace = float(np.sum(np.diag(rotated) / sq.eigvals))
-    mahalanobis = float(sq.quad(gq.mean - gp.mean))
-    return 0.5 * (trace - gp.dim + sq.logdet - gp.spd.logdet + mahalanobis)
+    wp, wq = gp.whitening, gq.whitening
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        ratio = wp.scale / wq.scale
+        cross = (wq.core * ratio[None, :]) @ wp.core_inv  # T_q T_p^{-1}
+        trace = float(np.sum(cross * cross))
+        shift = wq.core @ (gp.mean / wq.scale - gq.mean / wq.scale)
+        mahalanobis = float(shift @ shift)
+        value = 0.5 * (trace - gp.dim + (wq.logdet - wp.logdet) + mahalanobis)
+    if not np.isfinite(value):
+        raise DomainError(
+            "the KL divergence of `p` from `q` overflows float64 (the covariances or means differ "
+            "by more than ~1e150 in standardized units). Rescale the distributions."
+        )
+    return max(value, 0.0)
 
 
 def check_joint(mu, name="mu"):

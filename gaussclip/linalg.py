@@ -14,7 +14,8 @@ import numpy as np
 import scipy.linalg
 
 from ._checks import finite_array, integer, square_matrix
-from .errors import CovarianceError, RankError
+from ._validation import Array, fail, validate_params
+from .errors import CovarianceError, DomainError, RankError
 
 #: Eigenvalues below ``SPD_CUTOFF_FACTOR * eps * max|lambda|`` count as zero. This is SciPy's
 #: default for float64 in ``scipy.stats._multivariate._PSD``: it accepts condition numbers up to
@@ -36,15 +37,16 @@ def symmetric_matrix(value, name):
     """Check that ``value`` is a finite symmetric matrix and return its symmetric part."""
     matrix = square_matrix(value, name)
     scale = np.max(np.abs(matrix))
-    asymmetry = np.max(np.abs(matrix - matrix.T))
-    if asymmetry > SYMMETRY_RTOL * scale:
-        i, j = np.unravel_index(np.argmax(np.abs(matrix - matrix.T)), matrix.shape)
+    half_gap = np.abs(0.5 * matrix - 0.5 * matrix.T)  # halves: no overflow near 1.8e308
+    asymmetry = float(np.max(half_gap)) / scale * 2.0 if scale else 0.0
+    if asymmetry > SYMMETRY_RTOL:
+        i, j = np.unravel_index(np.argmax(half_gap), matrix.shape)
         raise CovarianceError(
             f"`{name}` must be symmetric; got entries [{i}, {j}] = {matrix[i, j]:.6g} and "
-            f"[{j}, {i}] = {matrix[j, i]:.6g} (relative asymmetry {asymmetry / scale:.2e} > "
+            f"[{j}, {i}] = {matrix[j, i]:.6g} (relative asymmetry {asymmetry:.2e} > "
             f"{SYMMETRY_RTOL:g}). Pass (M + M.T) / 2 if the difference is rounding."
         )
-    return 0.5 * (matrix + matrix.T)
+    return 0.5 * matrix + 0.5 * matrix.T  # not (M + M^T)/2: no overflow near 1.8e308
 
 
 class SPD:
@@ -91,7 +93,17 @@ class SPD:
     def _factor(self, matrix, name):
         # "evd" (divide and conquer) is LAPACK's fastest symmetric eigensolver here, ~2x SciPy's
         # default driver at n = 1000 (benchmarks/bench_engine.py uses the same for its floor).
-        eigvals, eigvecs = scipy.linalg.eigh(matrix, check_finite=False, driver="evd")
+        # Factor M / max|M| (entries <= 1), so matrices with entries near 1.8e308 do not overflow
+        # inside LAPACK; the eigenvalues are scaled back and must be representable.
+        scale = float(np.max(np.abs(matrix))) or 1.0
+        eigvals, eigvecs = scipy.linalg.eigh(matrix / scale, check_finite=False, driver="evd")
+        with np.errstate(over="ignore"):
+            eigvals = eigvals * scale
+        if not np.all(np.isfinite(eigvals)):
+            raise DomainError(
+                f"`{name}` is too large: its eigenvalues overflow float64 (largest entry "
+                f"{scale:.3e}). Rescale it."
+            )
         cutoff = spd_cutoff(eigvals)
         smallest = eigvals[0]
         if smallest <= cutoff:
@@ -99,7 +111,8 @@ class SPD:
             raise CovarianceError(
                 f"`{name}` must be positive definite; got a {kind} matrix with smallest "
                 f"eigenvalue {smallest:.3e} and largest {eigvals[-1]:.3e} (cutoff {cutoff:.1e}). "
-                "Check the blocks, or add a small multiple of the identity."
+                "Check the blocks; if some variables are (nearly) collinear, drop or combine those "
+                "columns."
             )
         self.matrix = matrix
         self.eigvals = eigvals
@@ -216,6 +229,7 @@ def low_rank(matrix, rank):
     return (u[:, :rank] * s[:rank]) @ v[:, :rank].T
 
 
+@validate_params(sigma=Array(nonempty=False))
 def h(sigma):
     r"""The map :math:`h(\sigma) = \sigma^{-1}(\tfrac12\sqrt{1+4\sigma^2} - \tfrac12)`
     of Definition 5.5.
@@ -228,7 +242,9 @@ def h(sigma):
     Parameters
     ----------
     sigma : array_like
-        Canonical correlations in ``[0, 1]``.
+        Canonical correlations in ``[0, 1]``; anything else (negative, above 1, NaN, complex)
+        raises :class:`~gaussclip.errors.DomainError` or
+        :class:`~gaussclip.errors.ArgumentTypeError`.
 
     Examples
     --------
@@ -237,5 +253,11 @@ def h(sigma):
     >>> float(h(0.0))
     0.0
     """
-    sigma = np.asarray(sigma, dtype=np.float64)
+    if np.any((sigma < 0.0) | (sigma > 1.0)):
+        fail(
+            DomainError,
+            "sigma",
+            "canonical correlations in [0, 1]",
+            sigma.item() if sigma.ndim == 0 else sigma,
+        )
     return 2.0 * sigma / (1.0 + np.sqrt(1.0 + 4.0 * sigma * sigma))

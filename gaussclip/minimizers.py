@@ -14,10 +14,20 @@ import dataclasses
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._checks import choice, integer
+from ._validation import (
+    AnyOf,
+    Choice,
+    InstanceOf,
+    Integer,
+    Optional,
+    Real,
+    fail,
+    validate_params,
+)
 from .closed_forms import (
     closed_form_method,
     has_closed_form,
@@ -25,22 +35,18 @@ from .closed_forms import (
     pair_solution,
     weight_pattern,
 )
-from .cosine import (
-    BIAS_WARN,
-    DEFAULT_SAMPLES,
-    CosineTiltedModel,
-    check_samples,
-    check_seed,
-    check_temperature,
-    minimize_cosine,
-)
 from .errors import ConvergenceWarning, OptionError, RankError
-from .gaussian import _readonly, check_joint
-from .numerical import Certificate, minimize_numerically
-from .objectives import LOSSES, loss_weights
-from .tilting import TILTINGS, encoder_products, tilted
+from .gaussian import JointGaussian, readonly
+from .objectives import LOSSES, Weights, finite_objective, loss_weights
+from .tilting import TILTINGS, encoder_products, pair_model, tilted
+
+if TYPE_CHECKING:  # the numerical route needs autograd: loaded on first use (see below)
+    from .numerical import Certificate
 
 METHODS = ("auto", "closed-form", "numerical")
+#: The default of ``n_samples``: :data:`gaussclip.cosine.DEFAULT_SAMPLES`, repeated here so that
+#: importing the engine does not load the cosine module (autograd); a test keeps them equal.
+COSINE_DEFAULT_SAMPLES = 2**16
 
 
 @dataclass(frozen=True)
@@ -71,8 +77,9 @@ class Solution:
     H : (r, n_v) array
         Encoder of v.
     objective : float
-        The objective J >= 0 at the minimizer: exact, or for the cosine tilting beyond rank one
-        a quasi-Monte Carlo estimate (clamped at 0) whose standard error is
+        The objective J >= 0 at the minimizer: exact (a divergence: where rounding would make
+        it a few ulps negative it is clamped at 0), or for the cosine tilting beyond rank one a
+        quasi-Monte Carlo estimate (clamped at 0) whose standard error is
         ``certificate.stderr``.
     method : {"closed-form", "closed-form (scalar root)", "numerical"}
         How the minimizer was obtained; ``"closed-form (scalar root)"`` means one bracketed
@@ -99,18 +106,29 @@ class Solution:
     objective: float
     method: str
     pairs: PairParameters | None = field(default=None, repr=False)
-    certificate: Certificate | None = None
+    certificate: "Certificate | None" = None
     temperature: float = 1.0
 
     @cached_property
     def model(self):
         """The learned joint :math:`\\nu` (JointGaussian, or CosineTiltedModel for cosine)."""
         if self.tilting == "cosine":
+            from .cosine import CosineTiltedModel  # autograd: loaded only when needed
+
             seed = None if self.certificate is None else self.certificate.seed
             return CosineTiltedModel(
                 self.mu, self.G, self.H, temperature=self.temperature, rng=seed
             )
-        return tilted(self.mu, self.A, self.B, self.C)
+        if self.pairs is not None:  # closed form: built per canonical pair, exists by construction
+            p = self.pairs
+            r = self.rank
+            return pair_model(
+                self.mu,
+                p.alpha[:r],
+                None if p.beta is None else p.beta[:r],
+                None if p.gamma is None else p.gamma[:r],
+            )
+        return tilted(self.mu, self.A, self.B, self.C, tilting=self.tilting)
 
 
 def _closed_form(mu, loss, tilting, weights, rank):
@@ -121,7 +139,9 @@ def _closed_form(mu, loss, tilting, weights, rank):
     alpha, beta, gamma = (
         None if x is None else np.where(kept, x, 0.0) for x in (alpha, beta, gamma)
     )
-    objective = float(np.sum(pair_objective(loss, weights, sigma, alpha, beta, gamma)))
+    objective = finite_objective(
+        float(np.sum(pair_objective(loss, weights, sigma, alpha, beta, gamma)))
+    )
     a = alpha[:rank]
     A = canonical.product("u", "v", a)
     if tilting == "inner":
@@ -132,8 +152,8 @@ def _closed_form(mu, loss, tilting, weights, rank):
         B = canonical.product("u", "u", b)
         C = canonical.product("v", "v", c)
         g_scale, h_scale = np.sqrt(b), np.sqrt(c)  # g * h = alpha on every closed form
-    G = _readonly(g_scale[:, None] * canonical.weights_u[:, :rank].T)
-    H = _readonly(h_scale[:, None] * canonical.weights_v[:, :rank].T)
+    G = readonly(g_scale[:, None] * canonical.basis_u[:, :rank].T)
+    H = readonly(h_scale[:, None] * canonical.basis_v[:, :rank].T)
     return Solution(
         mu=mu,
         loss=loss,
@@ -151,6 +171,19 @@ def _closed_form(mu, loss, tilting, weights, rank):
     )
 
 
+@validate_params(
+    mu=InstanceOf((JointGaussian,), hint="E.g. gc.JointGaussian(cov, n_u)."),
+    loss=Choice(LOSSES),
+    tilting=Choice(TILTINGS),
+    weights=Weights(),
+    rank=Optional(Integer(low=1, error=RankError)),
+    method=Choice(METHODS),
+    n_starts=Integer(low=1, high=1000),
+    # validated, not converted: the cosine route records an integer seed in its certificate
+    seed=Optional(AnyOf((Integer(low=0), InstanceOf((np.random.Generator,))))),
+    temperature=Real(low=0.0, low_open=True),
+    n_samples=Integer(low=1),
+)
 def minimize(
     mu,
     loss="cond",
@@ -162,7 +195,7 @@ def minimize(
     n_starts=4,
     seed=None,
     temperature=1.0,
-    n_samples=DEFAULT_SAMPLES,
+    n_samples=COSINE_DEFAULT_SAMPLES,
 ):
     r"""Minimize the exact objective of a loss x tilting pair over linear encoders.
 
@@ -172,22 +205,27 @@ def minimize(
         Data distribution.
     loss : {"cond", "joint"}
     tilting : {"inner", "quadratic", "cosine"}
-    weights : (float, float)
-        :math:`(\lambda_u, \lambda_v)` of the conditional loss: (1, 1) is CLIP, (2, 0) matches
-        :math:`\mu_{u|v}` only, (0, 2) matches :math:`\mu_{v|u}` only.
+    weights : (float, float) or {"u|v", "v|u", "both"}
+        :math:`(\lambda_u, \lambda_v)` of the conditional loss: (1, 1) (``"both"``) is CLIP,
+        (2, 0) (``"u|v"``) matches :math:`\mu_{u|v}` only, (0, 2) (``"v|u"``) matches
+        :math:`\mu_{v|u}` only. The presets name what is matched, whatever a paper calls the
+        tuples (Section 6.2 swaps them).
     rank : int, optional
         Embedding dimension :math:`n_e` in ``[1, min(n_u, n_v)]``; None for unconstrained.
     method : {"auto", "closed-form", "numerical"}
         ``"auto"`` uses the closed form when one exists. ``"numerical"`` forces the certified
         numerical minimizer (how the closed forms are checked).
     n_starts : int
-        Random starts of the numerical minimizer.
-    seed : int, numpy.random.Generator or None
-        Draws the random starts and, for the cosine tilting, scrambles its quasi-Monte Carlo
-        point sets. None draws fresh OS entropy; the seed used is recorded in
-        ``certificate.seed``, so passing it back repeats the run exactly.
+        Random starts of the numerical minimizer (unused by closed forms).
+    seed : int >= 0, numpy.random.Generator or None
+        Draws the numerical minimizer's random starts and, for the cosine tilting, scrambles
+        its quasi-Monte Carlo point sets: a Generator is used as is, an integer seeds
+        ``np.random.default_rng(seed)``. None draws fresh OS entropy and records it in
+        ``certificate.seed``, so passing that back repeats the run exactly. Closed forms draw
+        nothing.
     temperature : float
-        :math:`\tau` of the cosine tilting, at least :data:`gaussclip.cosine.MIN_TEMPERATURE`.
+        :math:`\tau` of the cosine tilting, at least :data:`gaussclip.cosine.MIN_TEMPERATURE`
+        (ignored otherwise).
     n_samples : int
         Joint draws (a power of two) of the cosine tilting's quasi-Monte Carlo estimator when
         it is not exact (exact: rank one, or n_u = n_v = 1).
@@ -197,7 +235,7 @@ def minimize(
     ConvergenceWarning
         When a numerical start did not reach its gradient tolerance (``certificate.converged``
         is then False and ``certificate.message`` says why), or when the cosine estimate's
-        nested bias exceeds its standard error and ``BIAS_WARN``.
+        nested bias exceeds its standard error and ``gaussclip.cosine.BIAS_WARN``.
 
     Returns
     -------
@@ -214,23 +252,17 @@ def minimize(
     >>> sol.A, sol.method
     (array([[0.44444444]]), 'closed-form')
     """
-    mu = check_joint(mu)
-    loss = choice(loss, "loss", LOSSES)
-    tilting = choice(tilting, "tilting", TILTINGS)
     weights = loss_weights(loss, weights)
-    method = choice(method, "method", METHODS)
     k = min(mu.n_u, mu.n_v)
     if rank is None:
         rank = k
-    else:
-        rank = integer(
-            rank,
+    elif rank > k:
+        fail(
+            RankError,
             "rank",
-            1,
-            k,
-            hint=f"for n_u={mu.n_u}, n_v={mu.n_v} (at most min(n_u, n_v))",
-            error=RankError,
-            fix="Reduce `rank`.",
+            f"an integer in [1, {k}] for n_u={mu.n_u}, n_v={mu.n_v} (at most min(n_u, n_v))",
+            rank,
+            "Reduce `rank`.",
         )
     closed = has_closed_form(loss, tilting, weights)
     if method == "closed-form" and not closed:
@@ -240,8 +272,17 @@ def minimize(
         )
     if closed and method != "numerical":
         return _closed_form(mu, loss, tilting, weights, rank)
-    temperature = check_temperature(temperature)
-    n_starts = integer(n_starts, "n_starts", 1, 1000)
+    # The numerical route and the cosine tilting use autograd: imported here so that
+    # `import gaussclip` stays free of autograd (tests/test_layering.py).
+    from .cosine import (
+        BIAS_WARN,
+        check_samples,
+        check_seed,
+        check_temperature,
+        minimize_cosine,
+    )
+    from .numerical import Certificate, minimize_numerically
+
     rng, seed_used = check_seed(seed)
     if tilting == "cosine":
         fit = minimize_cosine(
@@ -249,7 +290,7 @@ def minimize(
             loss,
             weights,
             rank,
-            temperature=temperature,
+            temperature=check_temperature(temperature),
             n_samples=check_samples(n_samples),
             n_starts=n_starts,
             rng=rng,
@@ -292,10 +333,14 @@ def minimize(
     if tilting == "cosine":
         A = B = C = None
     else:
-        A, B, C = (_readonly(x) for x in encoder_products(G, H))
+        A, B, C = (readonly(x) for x in encoder_products(G, H))
         if tilting == "inner":
             B = C = None
-    G, H = _readonly(G), _readonly(H)
+    G, H = readonly(G), readonly(H)
+    if certificate.objective_method == "exact":
+        objective = finite_objective(objective)
+    else:  # a quasi-Monte Carlo estimate within its error of 0 may land below it
+        objective = max(float(objective), 0.0)
     return Solution(
         mu=mu,
         loss=loss,

@@ -3,10 +3,11 @@ r"""Numerical minimization of the exact objective over encoder factors G, H.
 This is the engine's fallback (weights other than equal or one-sided with the quadratic
 tilting; the cosine tilting has its own estimator and minimizer in :mod:`gaussclip.cosine`)
 and the independent route that checks every closed form. It
-makes *no* use of the canonical decomposition: it works in symmetrically whitened coordinates
-:math:`\tilde u = \mathcal C_{uu}^{-1/2}(u - m_u)` (the KL divergences are invariant), where the
-data covariance is :math:`\begin{bmatrix} I & \Omega\\ \Omega^\top & I\end{bmatrix}`, and
-minimizes over full matrices :math:`\tilde G = G\,\mathcal C_{uu}^{1/2}` (n_e x n_u) and
+makes *no* use of the canonical pairs (the SVD of Omega): it works in the standardized,
+block-whitened coordinates :math:`\tilde u = T_u(u - m_u)` of :mod:`gaussclip.canonical` (the
+KL divergences are invariant, and so the minimizer is unaffected by the units of u and v), where
+the data covariance is :math:`\begin{bmatrix} I & \Omega\\ \Omega^\top & I\end{bmatrix}`, and
+minimizes over full matrices :math:`\tilde G = G\,T_u^{-1}` (n_e x n_u) and
 :math:`\tilde H` with L-BFGS (:func:`gaussclip.optimize.lbfgs`), autograd gradients and several
 random starts. A :class:`Certificate` reports the gradient norm and the spread of the starts.
 """
@@ -18,6 +19,7 @@ import numpy as np
 from autograd import value_and_grad
 from autograd.tracer import getval
 
+from .canonical import encoders_from_whitened, whitened_cross
 from .optimize import lbfgs
 
 #: L-BFGS stops when every gradient component is below this. The objectives are O(1) sums of
@@ -128,7 +130,7 @@ def minimize_numerically(mu, loss, tilting, weights, rank, *, n_starts, rng):
         Best objective found (exact).
     certificate : Certificate
     """
-    omega = mu.spd("u").inv_sqrt @ mu.Cuv @ mu.spd("v").inv_sqrt
+    omega = whitened_cross(mu)
     objective = _gaussian_objective(loss, tilting, weights, omega)
     n_u, n_v = mu.n_u, mu.n_v
     split = rank * n_u
@@ -151,8 +153,7 @@ def minimize_numerically(mu, loss, tilting, weights, rank, *, n_starts, rng):
         results.append(lbfgs(fun_and_grad, x0, gtol=NUMERICAL_GTOL, max_iter=NUMERICAL_MAX_ITER))
     best = min(results, key=lambda r: r.fun)
     Gt, Ht = unpack(best.x)
-    G = Gt @ mu.spd("u").inv_sqrt  # G = G~ C_uu^{-1/2}
-    H = Ht @ mu.spd("v").inv_sqrt
+    G, H = encoders_from_whitened(mu, Gt, Ht)  # G = G~ T_u
     values = tuple(float(r.fun) for r in results)
     certificate = Certificate(
         grad_norm=best.grad_norm,

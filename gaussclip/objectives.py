@@ -16,15 +16,39 @@ original coordinates (Lemma E.1 and the Schur complements (37)); for the cosine 
 :mod:`gaussclip.cosine`.
 """
 
+import numbers
+
 import numpy as np
 
-from ._checks import choice, weights_pair
-from .cosine import DEFAULT_SAMPLES, cosine_population_loss
-from .errors import OptionError
-from .gaussian import check_joint
-from .tilting import TILTINGS, check_parameters, conditional_precision, precision_spd
+from ._checks import weights_pair
+from ._validation import (
+    Array,
+    Choice,
+    Constraint,
+    InstanceOf,
+    Integer,
+    Optional,
+    Real,
+    Seed,
+    fail,
+    validate_params,
+)
+from .errors import ArgumentTypeError, DomainError, OptionError
+from .gaussian import JointGaussian
+from .tilting import (
+    TILTINGS,
+    check_parameters,
+    domain_error,
+    model_correlations,
+    to_canonical,
+)
 
 LOSSES = ("cond", "joint")
+
+#: Named weightings of the conditional loss (Optimization Problem 3.4): ``"u|v"`` matches
+#: :math:`\mu_{u|v}` only, ``"v|u"`` matches :math:`\mu_{v|u}` only, ``"both"`` is CLIP. Section
+#: 6.2 of the paper swaps the tuple names of the first two; the presets say what is matched.
+WEIGHT_PRESETS = {"u|v": (2.0, 0.0), "v|u": (0.0, 2.0), "both": (1.0, 1.0)}
 
 
 class Estimate(float):
@@ -46,9 +70,37 @@ class Estimate(float):
         return f"Estimate({float(self)!r}, stderr={self.stderr:.2g}, method={self.method!r})"
 
 
+class Weights(Constraint):
+    """``(lambda_u, lambda_v)``: a pair of finite non-negative numbers, not both zero, or one of
+    the presets of :data:`WEIGHT_PRESETS`; returns a tuple of two floats."""
+
+    def describe(self):
+        return (
+            "a pair (lambda_u, lambda_v) of finite non-negative numbers, not both zero, or one "
+            "of the presets 'u|v' (= (2, 0)), 'v|u' (= (0, 2)), 'both' (= (1, 1))"
+        )
+
+    def __call__(self, value, name):
+        if isinstance(value, str):
+            if value not in WEIGHT_PRESETS:
+                fail(OptionError, name, self.describe(), value)
+            return WEIGHT_PRESETS[value]
+        if isinstance(value, numbers.Number) or value is None:
+            fail(OptionError, name, self.describe(), value)
+        if np.iscomplexobj(value):
+            fail(
+                ArgumentTypeError,
+                name,
+                self.describe(),
+                value,
+                "Complex weights are not supported.",
+            )
+        return weights_pair(value, name)
+
+
 def loss_weights(loss, weights):
     """Validated ``(lambda_u, lambda_v)``; the joint loss accepts only the default (1, 1)."""
-    lam = weights_pair(weights)
+    lam = Weights()(weights, "weights")
     if loss == "joint" and lam != (1.0, 1.0):
         raise OptionError(
             f"`weights` apply to loss='cond' only (the joint loss KL(mu || nu) has none); got "
@@ -57,41 +109,107 @@ def loss_weights(loss, weights):
     return lam
 
 
-def expected_conditional_kl(mu, side, A, B=None, C=None):
-    r"""Expected KL between the data and model conditionals of one side.
+def expected_conditional_kl(params, side):
+    r"""Expected KL between the data and model conditionals of one side, in canonical
+    coordinates.
 
     For ``side="u"``: :math:`E_{v\sim\mu_v} D_{KL}(\mu_{u|v}(\cdot|v)\|\nu_{u|v}(\cdot|v))`.
-    With :math:`\nu_{u|v} = N(m_u + P^{-1}A(v - m_v), P^{-1})`, :math:`P = \mathcal C_{uu}^{-1}+B`
-    (eqs. 41a, 48a), the gain error :math:`D = P^{-1}A - \mathcal C_{uv}\mathcal C_{vv}^{-1}` and
-    Lemma E.1,
+    In canonical coordinates :math:`\mu_{a|b} = N(\Sigma b, S)` with
+    :math:`S = I - \Sigma\Sigma^\top` diagonal and :math:`\nu_{a|b} = N(P^{-1}A'b, P^{-1})`
+    (eqs. 41a, 48a), :math:`P = I + B'`; Lemma E.1 and :math:`E[bb^\top] = I` give
 
-    .. math:: \tfrac12\bigl[\operatorname{Tr}(P\mathcal C_{u|v}) - n_u - \log|P|
-              - \log|\mathcal C_{u|v}| + \operatorname{Tr}(D^\top P D\,\mathcal C_{vv})\bigr].
+    .. math:: \tfrac12\bigl[\operatorname{Tr}(B'S) - \log|P|
+              + \textstyle\sum_i(-\sigma_i^2 - \log(1 - \sigma_i^2))
+              + \operatorname{Tr}(E^\top P^{-1} E)\bigr],\qquad E = A' - P\Sigma ,
+
+    every term written without cancellation of large numbers.
     """
-    gain, spd_p = conditional_precision(mu, side, A, B, C)
-    schur = mu._conditional_spd(side)
-    error = gain - mu.gain(side)
-    other_cov = mu.Cvv if side == "u" else mu.Cuu
-    p = spd_p.matrix
-    mean_term = float(np.sum((p @ error) * (error @ other_cov)))
-    trace = float(np.sum(p * schur.matrix))
-    return 0.5 * (trace - spd_p.dim + mean_term - spd_p.logdet - schur.logdet)
+    can = params.canonical
+    extra, coupling, vals, vecs = params.side(side)
+    sig = can.sigma_matrix if side == "u" else can.sigma_matrix.T
+    n = sig.shape[0]
+    s_diag = np.ones(n)
+    s_diag[: can.k] = can.one_minus_sigma_sq
+    sigma_sq = can.sigma * can.sigma
+    value = float(np.sum(-sigma_sq - np.log(can.one_minus_sigma_sq)))
+    error = coupling - sig
+    if extra is not None:
+        value += float(np.sum(np.diag(extra) * s_diag) - np.sum(np.log(vals)))
+        error = error - extra @ sig
+    rotated = (vecs.T @ error) / np.sqrt(vals)[:, None]
+    return 0.5 * (value + float(np.sum(rotated * rotated)))
 
 
-def joint_kl(mu, A, B=None, C=None):
-    r""":math:`D_{KL}(\mu\|\nu)` for the Gaussian tilted model with precision :math:`\Theta`
-    (eq. 40 or 47), equal means: :math:`\tfrac12[\operatorname{Tr}(\Theta\mathcal C) - d -
-    \log|\Theta| - \log|\mathcal C|]`, with :math:`\log|\mathcal C| = \log|\mathcal C_{uu}| +
-    \log|\mathcal C_{v|u}|`.
+def joint_kl(params, tilting):
+    r""":math:`D_{KL}(\mu\|\nu)` in canonical coordinates: with :math:`a_i` the singular values
+    of :math:`P^{-1/2}A'Q^{-1/2}` (the model's canonical correlations),
 
-    Raises :class:`~gaussclip.errors.DomainError` outside the domain of the joint loss.
+    .. math:: \tfrac12\bigl[\operatorname{Tr}B' + \operatorname{Tr}C' - 2\sum_i A'_{ii}\sigma_i
+              - \log|P| - \log|Q| - \sum_i\log(1 - a_i^2) - \sum_i\log(1 - \sigma_i^2)\bigr].
+
+    Raises :class:`~gaussclip.errors.DomainError` outside the domain of the joint loss (some
+    :math:`a_i \ge 1`, decided exactly).
     """
-    theta = precision_spd(mu, A, B, C)
-    logdet_data = mu.spd("u").logdet + mu._conditional_spd("v").logdet
-    trace = float(np.sum(theta.matrix * mu.cov))
-    return 0.5 * (trace - mu.dim - theta.logdet - logdet_data)
+    can = params.canonical
+    _, a, _ = model_correlations(params)
+    top = float(a[0]) if a.size else 0.0
+    if not top < 1.0:
+        raise domain_error(tilting, top)
+    k = can.k
+    value = -2.0 * float(np.sum(params.A[np.arange(k), np.arange(k)] * can.sigma))
+    value -= float(np.sum(np.log((1.0 - a) * (1.0 + a))))
+    value -= float(np.sum(np.log(can.one_minus_sigma_sq)))
+    if params.B is not None:
+        value += float(np.trace(params.B) - np.sum(np.log(params.p)))
+        value += float(np.trace(params.C) - np.sum(np.log(params.q)))
+    return 0.5 * value
 
 
+def finite_objective(value, what="the objective"):
+    """``value`` clamped at 0 (J is a divergence: a negative value is rounding), or a
+    :class:`~gaussclip.errors.DomainError` when it overflowed."""
+    if not np.isfinite(value):
+        raise DomainError(
+            f"{what} is not representable in float64 at these parameters (it overflows): the "
+            "parameters are too large for the data's scale. Rescale `A` (or `G`, `H`)."
+        )
+    return max(float(value), 0.0)
+
+
+def gaussian_objective(mu, loss, tilting, weights, A, B=None, C=None):
+    """J of a Gaussian tilting at validated parameters (see :func:`population_loss`)."""
+    params = to_canonical(mu, A, B, C)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if loss == "joint":
+            value = joint_kl(params, tilting)
+        else:
+            lam_u, lam_v = weights
+            value = 0.0
+            if lam_u:
+                value += 0.5 * lam_u * expected_conditional_kl(params, "u")
+            if lam_v:
+                value += 0.5 * lam_v * expected_conditional_kl(params, "v")
+    return finite_objective(value)
+
+
+_MU = InstanceOf((JointGaussian,), hint="E.g. gc.JointGaussian(cov, n_u).")
+_MATRIX = Optional(Array(ndim=2))
+
+
+@validate_params(
+    mu=_MU,
+    loss=Choice(LOSSES),
+    tilting=Choice(TILTINGS),
+    A=_MATRIX,
+    B=_MATRIX,
+    C=_MATRIX,
+    G=_MATRIX,
+    H=_MATRIX,
+    weights=Weights(),
+    temperature=Real(low=0.0, low_open=True),
+    n_samples=Integer(low=1),
+    rng=Seed(allow_none=True),
+)
 def population_loss(
     mu,
     loss,
@@ -104,7 +222,7 @@ def population_loss(
     H=None,
     weights=(1.0, 1.0),
     temperature=1.0,
-    n_samples=DEFAULT_SAMPLES,
+    n_samples=2**16,  # gaussclip.cosine.DEFAULT_SAMPLES (tests/test_cosine.py keeps them equal)
     rng=None,
 ):
     r"""The exact population objective :math:`J \ge 0` of a loss at given parameters.
@@ -125,10 +243,12 @@ def population_loss(
     C : (n_v, n_v) array_like, optional
     G : (n_e, n_u) array_like, optional
     H : (n_e, n_v) array_like, optional
-    weights : (float, float)
-        :math:`(\lambda_u, \lambda_v)` of the conditional loss; ``(1, 1)`` is CLIP.
+    weights : (float, float) or {"u|v", "v|u", "both"}
+        :math:`(\lambda_u, \lambda_v)` of the conditional loss; ``(1, 1)`` (``"both"``) is
+        CLIP, ``"u|v"`` = (2, 0) matches :math:`\mu_{u|v}` only, ``"v|u"`` = (0, 2).
     temperature : float
-        :math:`\tau` of the cosine tilting (ignored otherwise).
+        :math:`\tau` of the cosine tilting (ignored otherwise), at least
+        :data:`gaussclip.cosine.MIN_TEMPERATURE`.
     n_samples : int
         Joint draws (a power of two) of the cosine tilting's quasi-Monte Carlo estimator, used
         unless it is exact (one embedding dimension, or n_u = n_v = 1).
@@ -139,8 +259,10 @@ def population_loss(
     Returns
     -------
     Estimate
-        A float; ``.stderr`` is 0 except for quasi-Monte Carlo estimates (the cosine tilting
-        beyond rank one) and ``.method`` says how it was computed (``"exact"`` or
+        A float >= 0 (J is a sum of divergences: rounding, or a quasi-Monte Carlo estimate
+        within its standard error of 0, that would make it negative is clamped at 0);
+        ``.stderr`` is 0 except for quasi-Monte Carlo estimates (the cosine tilting beyond rank
+        one) and ``.method`` says how it was computed (``"exact"`` or
         ``"quasi-monte-carlo"``).
 
     Examples
@@ -152,26 +274,29 @@ def population_loss(
     >>> bool(abs(J - sol.objective) < 1e-12)
     True
     """
-    mu = check_joint(mu)
-    loss = choice(loss, "loss", LOSSES)
-    tilting = choice(tilting, "tilting", TILTINGS)
-    lam_u, lam_v = loss_weights(loss, weights)
+    if loss == "joint" and weights != (1.0, 1.0):
+        loss_weights(loss, weights)
     if tilting == "cosine":
+        # cosine.py differentiates with autograd: imported on first use, so that
+        # `import gaussclip` stays free of autograd (tests/test_layering.py).
+        from .cosine import cosine_population_loss
+
         if A is not None or B is not None or C is not None:
             raise OptionError(
                 "the cosine tilting is parametrized by the encoders `G` and `H` (normalization "
                 "makes it depend on more than A = G^T H); pass G and H instead of A, B, C."
             )
         value, stderr, method = cosine_population_loss(
-            mu, loss, G, H, (lam_u, lam_v), temperature=temperature, n_samples=n_samples, rng=rng
+            mu,
+            loss,
+            G,
+            H,
+            weights,
+            temperature=temperature,
+            n_samples=n_samples,
+            rng=rng,
         )
-        return Estimate(value, stderr=stderr, method=method)
+        # J >= 0; an estimate within its error of 0 may land below it: clamped like rounding.
+        return Estimate(max(value, 0.0), stderr=stderr, method=method)
     A, B, C = check_parameters(mu, tilting, A=A, B=B, C=C, G=G, H=H)
-    if loss == "joint":
-        return Estimate(joint_kl(mu, A, B, C))
-    value = 0.0
-    if lam_u:
-        value += 0.5 * lam_u * expected_conditional_kl(mu, "u", A, B, C)
-    if lam_v:
-        value += 0.5 * lam_v * expected_conditional_kl(mu, "v", A, B, C)
-    return Estimate(value)
+    return Estimate(gaussian_objective(mu, loss, tilting, weights, A, B, C))

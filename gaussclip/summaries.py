@@ -21,10 +21,22 @@ import numpy as np
 import scipy.integrate
 import scipy.stats
 
-from ._checks import finite_array
-from .errors import OptionError, ShapeError
+from ._validation import Array, Choice, InstanceOf, Optional, Real, validate_params
+from .errors import DomainError, ShapeError
 from .gaussian import Gaussian, JointGaussian
-from .tilting import check_parameters, conditional_precision
+from .tilting import (
+    GAUSSIAN_TILTINGS,
+    check_parameters,
+    conditional_parameters,
+    resolve_tilting,
+    to_canonical,
+)
+
+_MU = InstanceOf((JointGaussian,), hint="E.g. gc.JointGaussian(cov, n_u).")
+_MATRIX = Optional(Array(ndim=2))
+_SIDE = Choice(("u", "v"))
+_TILTING = Optional(Choice(GAUSSIAN_TILTINGS))
+_GRID = Array(ndim=1)
 
 
 @dataclass(frozen=True)
@@ -47,19 +59,26 @@ class GridMoments:
 
 
 def _grid(x, name):
-    x = finite_array(x, name, ndim=1)
     if x.size < 3 or np.any(np.diff(x) <= 0):
         raise ShapeError(f"`{name}` must be an increasing grid of at least 3 points.")
     return x
 
 
 def _density(values, shape, name):
-    values = finite_array(values, name, shape=shape)
+    values = Array(shape=shape)(values, name)
     if np.any(values < 0):
-        raise ShapeError(f"`{name}` must be non-negative (a density); got a negative value.")
+        raise DomainError(f"`{name}` must be non-negative (a density); got a negative value.")
     return values
 
 
+def _finite(value, name, what="the moments of"):
+    if not np.all(np.isfinite(value)):
+        fix = "rescale the grid or the density" if what == "the moments of" else f"rescale `{name}`"
+        raise DomainError(f"{what} `{name}` overflow float64; {fix}.")
+    return value
+
+
+@validate_params(x=_GRID, density=Array())
 def moments_1d(x, density):
     r"""Mass, mean and variance of a 1-D density sampled on a grid (trapezoidal rule).
 
@@ -84,14 +103,18 @@ def moments_1d(x, density):
     """
     x = _grid(x, "x")
     p = _density(density, (x.size,), "density")
-    mass = float(scipy.integrate.trapezoid(p, x))
-    if mass <= 0:
-        raise ShapeError("`density` must have positive mass on the grid; it is zero everywhere.")
-    mean = float(scipy.integrate.trapezoid(x * p, x) / mass)
-    var = float(scipy.integrate.trapezoid((x - mean) ** 2 * p, x) / mass)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mass = _finite(float(scipy.integrate.trapezoid(p, x)), "density")
+        if mass <= 0:
+            raise DomainError(
+                "`density` must have positive mass on the grid; it is zero everywhere."
+            )
+        mean = _finite(float(scipy.integrate.trapezoid(x * p, x) / mass), "density")
+        var = _finite(float(scipy.integrate.trapezoid((x - mean) ** 2 * p, x) / mass), "density")
     return GridMoments(mass, mean, var)
 
 
+@validate_params(x=_GRID, y=_GRID, density=Array())
 def moments_2d(x, y, density):
     r"""Mass, mean and covariance of a 2-D density on the grid ``x`` by ``y``.
 
@@ -126,23 +149,23 @@ def moments_2d(x, y, density):
     def integral(values):
         return float(scipy.integrate.trapezoid(scipy.integrate.trapezoid(values, x, axis=1), y))
 
-    mass = integral(p)
-    if mass <= 0:
-        raise ShapeError("`density` must have positive mass on the grid; it is zero everywhere.")
-    mean = np.array([integral(xx * p), integral(yy * p)]) / mass
-    dx, dy = xx - mean[0], yy - mean[1]
-    cxy = integral(dx * dy * p) / mass
-    cov = np.array([[integral(dx * dx * p) / mass, cxy], [cxy, integral(dy * dy * p) / mass]])
-    return GridMoments(mass, mean, cov)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mass = _finite(integral(p), "density")
+        if mass <= 0:
+            raise DomainError(
+                "`density` must have positive mass on the grid; it is zero everywhere."
+            )
+        mean = _finite(np.array([integral(xx * p), integral(yy * p)]) / mass, "density")
+        dx, dy = xx - mean[0], yy - mean[1]
+        cxy = integral(dx * dy * p) / mass
+        cov = np.array([[integral(dx * dx * p) / mass, cxy], [cxy, integral(dy * dy * p) / mass]])
+    return GridMoments(mass, mean, _finite(cov, "density"))
 
 
-def _level(level):
-    level = float(level)
-    if not 0.0 < level < 1.0:
-        raise OptionError(f"`level` must be in (0, 1), e.g. 0.95; got {level!r}.")
-    return level
-
-
+@validate_params(
+    gaussian=InstanceOf((Gaussian,), hint="E.g. mu.conditional('u', v)."),
+    level=Real(low=0.0, high=1.0, low_open=True, high_open=True),
+)
 def gaussian_band(gaussian, level=0.95):
     r"""Pointwise central intervals of a Gaussian vector.
 
@@ -166,16 +189,12 @@ def gaussian_band(gaussian, level=0.95):
     >>> lower.round(3), upper.round(3)
     (array([-1.96, -2.92]), array([1.96, 4.92]))
     """
-    if not isinstance(gaussian, Gaussian):
-        raise OptionError(
-            f"`gaussian` must be a gaussclip.Gaussian (e.g. mu.conditional('u', v)); got "
-            f"{type(gaussian).__name__}."
-        )
-    z = float(scipy.stats.norm.ppf(0.5 + 0.5 * _level(level)))
+    z = float(scipy.stats.norm.ppf(0.5 + 0.5 * level))
     half_width = z * np.sqrt(np.diag(gaussian.cov))
     return gaussian.mean - half_width, gaussian.mean + half_width
 
 
+@validate_params(samples=Array(ndim=2), lower=Array(ndim=1), upper=Array(ndim=1))
 def band_coverage(samples, lower, upper):
     """Fraction of the entries of ``samples`` (n, d) inside ``[lower, upper]`` (each (d,)),
     averaged over samples and coordinates; about ``level`` for draws from the Gaussian of
@@ -186,30 +205,34 @@ def band_coverage(samples, lower, upper):
     >>> band_coverage([[0.0, 5.0], [1.0, 1.0]], [-1.0, 0.0], [1.0, 2.0])
     0.75
     """
-    lower = finite_array(lower, "lower", ndim=1)
-    upper = finite_array(upper, "upper", shape=lower.shape)
-    samples = finite_array(samples, "samples", shape=(None, lower.size))
+    upper = Array(shape=lower.shape)(upper, "upper")
+    samples = Array(shape=(None, lower.size))(samples, "samples")
     inside = (samples >= lower) & (samples <= upper)
     return float(np.mean(inside))
 
 
-def _mean_gap(mu, side, A, B, C):
-    """Validated arguments and the gain difference D = K_nu - K_mu of side given the other."""
-    if not isinstance(mu, JointGaussian):
-        raise OptionError(f"`mu` must be a gaussclip.JointGaussian; got {type(mu).__name__}.")
-    if side not in ("u", "v"):
-        raise OptionError(f"`side` must be 'u' (E[u|v]) or 'v' (E[v|u]); got {side!r}.")
-    tilting = "inner" if B is None and C is None else "quadratic"
+def _mean_gap(mu, side, A, B, C, tilting):
+    r"""The gain difference in canonical coordinates, :math:`M = K'_\nu - \Sigma`, with
+    :math:`E_\nu[a|b] - E_\mu[a|b] = M b` (``side="u"``; transposed roles for ``"v"``)."""
+    tilting = resolve_tilting(tilting, B, C)
     A, B, C = check_parameters(mu, tilting, A=A, B=B, C=C)
-    gain_model, _ = conditional_precision(mu, side, A, B, C)
-    return gain_model - mu.gain(side)
+    params = to_canonical(mu, A, B, C)
+    gain, _, _ = conditional_parameters(params, side)
+    sig = params.canonical.sigma_matrix
+    return params.canonical, gain - (sig if side == "u" else sig.T)
 
 
-def conditional_mean_error(mu, side, A, B=None, C=None):
+_GAP_TABLE = {"mu": _MU, "side": _SIDE, "A": _MATRIX, "B": _MATRIX, "C": _MATRIX,
+              "tilting": _TILTING}  # fmt: skip
+
+
+@validate_params(_GAP_TABLE)
+def conditional_mean_error(mu, side, A, B=None, C=None, *, tilting=None):
     r"""Mean squared error of a tilted model's conditional mean, averaged over the data.
 
-    The model :math:`\nu` tilts :math:`\mu_u\otimes\mu_v` by the parameters (inner tilting when
-    ``B`` and ``C`` are None, eq. 40; quadratic otherwise, eq. 47). Both conditional means are
+    The model :math:`\nu` tilts :math:`\mu_u\otimes\mu_v` by the parameters (``tilting``
+    ``"inner"``, eq. 40, or ``"quadratic"``, eq. 47; when omitted, inner if ``B`` and ``C`` are
+    None and quadratic otherwise). Both conditional means are
     affine in the conditioning value x, :math:`E[u|v] = m_u + K(v - m_v)` (eqs. 37, 41, 48), so
     with :math:`D = K_\nu - K_\mu`
 
@@ -243,12 +266,16 @@ def conditional_mean_error(mu, side, A, B=None, C=None):
     >>> round(conditional_mean_error(mu, "u", [[0.0]]), 4)  # E[u|v] = v/1.5 missed entirely
     0.6667
     """
-    gap = _mean_gap(mu, side, A, B, C)
-    other = "v" if side == "u" else "u"
-    return float(np.sum(gap * (gap @ mu.spd(other).matrix)))
+    can, gap = _mean_gap(mu, side, A, B, C, tilting)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # D = F_side^-1 M F_other and C_other = F_other^-1 F_other^-T: tr(D C D^T) = |F^-1 M|_F^2
+        error = can.frame(side).colour(gap.T).T
+        value = float(np.sum(error * error))
+    return _finite(value, "A", "the conditional-mean errors at")
 
 
-def conditional_mean_errors(mu, side, A, given, B=None, C=None):
+@validate_params(_GAP_TABLE, given=Array(ndim=2))
+def conditional_mean_errors(mu, side, A, given, B=None, C=None, *, tilting=None):
     r"""Squared errors :math:`\lvert E_\nu[u|v_i] - E_\mu[u|v_i]\rvert^2` at given values.
 
     The Monte Carlo counterpart of :func:`conditional_mean_error`: for ``given`` drawn from the
@@ -265,7 +292,10 @@ def conditional_mean_errors(mu, side, A, given, B=None, C=None):
     -------
     (n,) array
     """
-    gap = _mean_gap(mu, side, A, B, C)
-    other_mean = mu.mean_v if side == "u" else mu.mean_u
-    given = finite_array(given, "given", shape=(None, gap.shape[1]))
-    return np.sum(((given - other_mean) @ gap.T) ** 2, axis=1)
+    can, gap = _mean_gap(mu, side, A, B, C, tilting)
+    other, other_mean = ("v", mu.mean_v) if side == "u" else ("u", mu.mean_u)
+    given = Array(shape=(None, gap.shape[1]))(given, "given")
+    with np.errstate(over="ignore", invalid="ignore"):
+        b = can.frame(other).whiten(given - other_mean)
+        out = np.sum(can.frame(side).colour(b @ gap.T) ** 2, axis=1)
+    return _finite(out, "given", "the conditional-mean errors at")

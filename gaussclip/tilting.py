@@ -16,18 +16,37 @@ with the mean of :math:`\mu` and the precision
             -A^\top & \mathcal C_{vv}^{-1} + C\end{bmatrix}
 
 Their conditionals (41), (48) are Gaussian even when the joint model cannot be normalized.
+
+Everything is computed in the canonical coordinates of :mod:`gaussclip.canonical`, where the
+precision reads :math:`\begin{bmatrix} P & -A' \\ -A'^\top & Q\end{bmatrix}` with
+:math:`P = I + B'`, :math:`Q = I + C'`. The model exists exactly when :math:`P \succ 0`,
+:math:`Q \succ 0` and :math:`\|P^{-1/2}A'Q^{-1/2}\|_2 < 1` (for the inner tilting:
+:math:`\|\mathcal C_{uu}^{1/2}A\,\mathcal C_{vv}^{1/2}\|_2 < 1`); this is decided on those
+numbers directly, never by a relative eigenvalue cutoff on a product matrix, and the model is
+built from the singular values :math:`a_i < 1` of :math:`P^{-1/2}A'Q^{-1/2}`, which are its
+canonical correlations.
 """
 
-import numpy as np
+from dataclasses import dataclass
 
-from ._checks import choice, finite_array
-from .errors import CovarianceError, DomainError, OptionError, ShapeError
-from .gaussian import Gaussian, JointGaussian, check_joint
-from .linalg import SPD, symmetric_matrix
+import numpy as np
+import scipy.linalg
+
+from ._validation import Array, Choice, InstanceOf, Optional, fail, validate_params
+from .canonical import Canonical
+from .errors import DomainError, OptionError, ShapeError
+from .gaussian import Gaussian, JointGaussian
 
 TILTINGS = ("inner", "quadratic", "cosine")
+GAUSSIAN_TILTINGS = ("inner", "quadratic")
+
+_MU = InstanceOf((JointGaussian,), hint="E.g. gc.JointGaussian(cov, n_u).")
+_MATRIX = Optional(Array(ndim=2))
+_TILTING = Optional(Choice(GAUSSIAN_TILTINGS))
+_SIDE = Choice(("u", "v"))
 
 
+@validate_params(G=Array(ndim=2), H=Array(ndim=2))
 def encoder_products(G, H):
     r"""The products :math:`A = G^\top H`, :math:`B = G^\top G`, :math:`C = H^\top H`.
 
@@ -39,15 +58,33 @@ def encoder_products(G, H):
     Returns
     -------
     A : (n_u, n_v) array, B : (n_u, n_u) array, C : (n_v, n_v) array
+
+    Raises
+    ------
+    DomainError
+        When a product overflows float64.
     """
-    G = finite_array(G, "G", ndim=2)
-    H = finite_array(H, "H", ndim=2)
     if G.shape[0] != H.shape[0]:
         raise ShapeError(
             f"`G` and `H` must have the same number of rows (the embedding dimension n_e); "
             f"got {G.shape} and {H.shape}."
         )
-    return G.T @ H, G.T @ G, H.T @ H
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = G.T @ H, G.T @ G, H.T @ H
+    if not all(np.all(np.isfinite(x)) for x in out):
+        raise DomainError(
+            "`G` and `H` are too large: their products G^T H, G^T G, H^T H overflow float64. "
+            "Rescale the encoders."
+        )
+    return out
+
+
+def resolve_tilting(tilting, B, C):
+    """The tilting: ``tilting`` when given; otherwise ``"inner"`` when ``B`` and ``C`` are both
+    None and ``"quadratic"`` when either is given (the documented backward-compatible default)."""
+    if tilting is None:
+        return "inner" if B is None and C is None else "quadratic"
+    return tilting
 
 
 def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
@@ -55,17 +92,16 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
 
     Either ``A`` (with ``B``, ``C`` for the quadratic tilting; a missing one means zero) or the
     encoders ``G``, ``H`` must be given. For the inner tilting ``B`` and ``C`` are ``None``.
+    Arrays are expected already converted by a constraint table (float64, finite, 2-D).
     """
-    mu = check_joint(mu)
-    tilting = choice(tilting, "tilting", ("inner", "quadratic"))
     if G is not None or H is not None:
         if G is None or H is None or A is not None or B is not None or C is not None:
             raise OptionError(
                 "give either the encoders `G` and `H` together, or the products `A` (and `B`, "
                 "`C` for the quadratic tilting); got a mixture."
             )
-        G = finite_array(G, "G", ndim=2)
-        H = finite_array(H, "H", ndim=2)
+        G = Array(ndim=2)(G, "G")
+        H = Array(ndim=2)(H, "H")
         if G.shape[1] != mu.n_u or H.shape[1] != mu.n_v:
             raise ShapeError(
                 f"`G` and `H` must have shapes (n_e, {mu.n_u}) and (n_e, {mu.n_v}); got "
@@ -75,7 +111,9 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
         return (A, None, None) if tilting == "inner" else (A, B, C)
     if A is None:
         raise OptionError("give the parameter `A` (or the encoders `G` and `H`).")
-    A = finite_array(A, "A", shape=(mu.n_u, mu.n_v))
+    A = Array(ndim=2)(A, "A")
+    if A.shape != (mu.n_u, mu.n_v):
+        fail(ShapeError, "A", f"a real array of shape ({mu.n_u}, {mu.n_v}) (n_u, n_v)", A)
     if tilting == "inner":
         if B is not None or C is not None:
             raise OptionError(
@@ -83,63 +121,182 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
                 "depends on A = G^T H only. Pass tilting='quadratic' or drop B and C."
             )
         return A, None, None
-    B = np.zeros((mu.n_u, mu.n_u)) if B is None else symmetric_matrix(B, "B")
-    C = np.zeros((mu.n_v, mu.n_v)) if C is None else symmetric_matrix(C, "C")
-    if B.shape != (mu.n_u, mu.n_u) or C.shape != (mu.n_v, mu.n_v):
-        raise ShapeError(
-            f"`B` and `C` must have shapes ({mu.n_u}, {mu.n_u}) and ({mu.n_v}, {mu.n_v}); got "
-            f"{B.shape} and {C.shape}."
+    out = []
+    for name, M, n in (("B", B, mu.n_u), ("C", C, mu.n_v)):
+        if M is None:
+            out.append(np.zeros((n, n)))
+            continue
+        M = Array(ndim=2)(M, name)
+        if M.shape != (n, n):
+            fail(ShapeError, name, f"a real array of shape ({n}, {n})", M)
+        scale = np.max(np.abs(M))
+        half_gap = np.max(np.abs(0.5 * M - 0.5 * M.T))  # halves: no overflow near 1.8e308
+        if half_gap > 0.5e-8 * scale:
+            raise OptionError(
+                f"`{name}` must be symmetric (it is H^T H or G^T G); got a matrix whose "
+                f"transpose differs by 2 x {half_gap:.3g} (relative to its largest "
+                f"entry {scale:.3g}). Pass {name}/2 + {name}.T/2 if the difference is rounding."
+            )
+        out.append(0.5 * M + 0.5 * M.T)
+    return A, out[0], out[1]
+
+
+@dataclass(frozen=True)
+class CanonicalParameters:
+    r"""The parameters of a Gaussian tilting in the canonical coordinates of ``mu``:
+    :math:`A'`, and the spectral factorizations of :math:`P = I + B'`, :math:`Q = I + C'`
+    (identity for the inner tilting).
+
+    Build with :func:`to_canonical`; the model's conditionals exist exactly when every
+    ``p``, ``q`` is positive, which :func:`to_canonical` checks.
+    """
+
+    canonical: Canonical
+    A: np.ndarray
+    B: np.ndarray | None
+    C: np.ndarray | None
+    p: np.ndarray
+    p_vecs: np.ndarray
+    q: np.ndarray
+    q_vecs: np.ndarray
+
+    def side(self, side):
+        """``(M', coupling, eigenvalues, eigenvectors)`` of :math:`P` (``"u"``) or :math:`Q`."""
+        if side == "u":
+            return self.B, self.A, self.p, self.p_vecs
+        return self.C, self.A.T, self.q, self.q_vecs
+
+
+def _side_factor(Mp, n, name, side):
+    if Mp is None:
+        return np.ones(n), np.eye(n)
+    beta, vecs = scipy.linalg.eigh(Mp, check_finite=False)
+    p = 1.0 + beta
+    if not np.all(p > 0.0):
+        raise DomainError(
+            f"the model conditional nu_{side}|. does not exist: C_{side}{side}^-1 + {name} must be "
+            f"positive definite, but in standardized whitened coordinates `{name}` has the "
+            f"eigenvalue {beta[0]:.6g} <= -1. `{name}` = encoder^T encoder (positive "
+            "semidefinite) always qualifies."
         )
-    return A, B, C
+    return p, vecs
+
+
+def to_canonical(mu, A, B=None, C=None):
+    """The :class:`CanonicalParameters` of (A, B, C) for the data ``mu``."""
+    can = mu.canonical()
+    Ap, Bp, Cp = can.to_canonical(A, B, C)
+    p, p_vecs = _side_factor(Bp, mu.n_u, "B", "u")
+    q, q_vecs = _side_factor(Cp, mu.n_v, "C", "v")
+    return CanonicalParameters(can, Ap, Bp, Cp, p, p_vecs, q, q_vecs)
+
+
+def _sym_power(vals, vecs, power):
+    return (vecs * vals**power) @ vecs.T
+
+
+def model_correlations(params):
+    r"""SVD :math:`P^{-1/2}A'Q^{-1/2} = L\operatorname{diag}(a)R^\top` (full): the canonical
+    correlations ``a`` of the model with respect to ``mu``'s canonical frame."""
+    Ahat = _sym_power(params.p, params.p_vecs, -0.5) @ params.A
+    Ahat = Ahat @ _sym_power(params.q, params.q_vecs, -0.5)
+    left, a, right_t = scipy.linalg.svd(Ahat, full_matrices=True, check_finite=False)
+    return left, a, right_t.T
+
+
+def domain_error(tilting, top):
+    """The error for a tilted model that cannot be normalized (``top`` >= 1)."""
+    if tilting == "inner":
+        detail = (
+            f"||C_uu^(1/2) A C_vv^(1/2)||_2 >= 1; here it is {top:.12g}. Shrink `A` (A = G^T H "
+            "with ||C_uu^(1/2) G^T|| ||H C_vv^(1/2)|| < 1 qualifies)."
+        )
+    else:
+        detail = (
+            f"||P^(-1/2) C_uu^(1/2) A C_vv^(1/2) Q^(-1/2)||_2 >= 1 with P = I + C_uu^(1/2) B "
+            f"C_uu^(1/2), Q likewise; here it is {top:.12g}. Check `A`, `B`, `C`: parameters of "
+            "the form A = G^T H, B = G^T G, C = H^T H always qualify."
+        )
+    equation = 40 if tilting == "inner" else 47
+    return DomainError(
+        f"the {tilting}-tilted model nu does not exist (its precision, eq. {equation}, is not "
+        f"positive definite): {detail}"
+    )
+
+
+def model_from_canonical(mu, params, tilting):
+    r"""The tilted model :math:`\nu` as a :class:`~gaussclip.JointGaussian` built in canonical
+    coordinates (its own canonical decomposition is known exactly: correlations ``a``).
+
+    Raises :class:`~gaussclip.errors.DomainError` when the model cannot be normalized."""
+    left, a, right = model_correlations(params)
+    top = float(a[0]) if a.size else 0.0
+    if not top < 1.0:
+        raise domain_error(tilting, top)
+    can = params.canonical
+    k = a.size
+    out = []
+    for frame, vals, vecs, rot in (
+        (can.frame_u, params.p, params.p_vecs, left),
+        (can.frame_v, params.q, params.q_vecs, right),
+    ):
+        d = np.ones(frame.dim)
+        d[:k] = np.sqrt((1.0 - a) * (1.0 + a))
+        left_map = (d[:, None] * rot.T) @ _sym_power(vals, vecs, 0.5)
+        left_inv = _sym_power(vals, vecs, -0.5) @ (rot / d[None, :])
+        logdet = float(np.sum(np.log(d)) + 0.5 * np.sum(np.log(vals)))
+        out.append(frame.compose(left_map, left_inv, logdet))
+    model = Canonical.build(out[0], out[1], np.array(a), np.eye(mu.n_u), np.eye(mu.n_v))
+    return JointGaussian.from_canonical(mu.mean, model)
+
+
+def pair_model(mu, alpha, beta=None, gamma=None):
+    r"""The model of a per-canonical-pair solution (``alpha``, ``beta``, ``gamma`` per pair,
+    zero beyond their length): each pair has precision :math:`\begin{bmatrix}1+\beta & -\alpha
+    \\ -\alpha & 1+\gamma\end{bmatrix}` and correlation
+    :math:`\alpha/\sqrt{(1+\beta)(1+\gamma)}`, so the model is assembled without any matrix
+    factorization (used for every closed form)."""
+    can = mu.canonical()
+    k = can.k
+    alpha = np.zeros(k) if alpha is None else np.pad(alpha, (0, k - len(alpha)))
+    beta = np.zeros(k) if beta is None else np.pad(beta, (0, k - len(beta)))
+    gamma = np.zeros(k) if gamma is None else np.pad(gamma, (0, k - len(gamma)))
+    p, q = 1.0 + beta, 1.0 + gamma
+    rho = alpha / np.sqrt(p * q)
+    if np.any(np.abs(rho) >= 1.0):
+        raise domain_error("inner" if not np.any(beta) else "quadratic", float(np.max(rho)))
+    order = np.argsort(-np.abs(rho), kind="stable")
+    one_minus = (1.0 - rho) * (1.0 + rho)
+    out = []
+    for frame, extra in ((can.frame_u, p), (can.frame_v, q)):
+        d = np.ones(frame.dim)
+        d[:k] = np.sqrt(extra * one_minus)
+        perm = np.arange(frame.dim)
+        perm[:k] = order
+        left_map = np.diag(d)[perm]
+        left_inv = np.diag(1.0 / d)[:, perm]
+        out.append(frame.compose(left_map, left_inv, float(np.sum(np.log(d)))))
+    signs = np.where(rho[order] < 0.0, -1.0, 1.0)
+    rot_v = np.eye(mu.n_v)
+    rot_v[:k, :k] = np.diag(signs)
+    model = Canonical.build(out[0], out[1], np.abs(rho[order]), np.eye(mu.n_u), rot_v)
+    return JointGaussian.from_canonical(mu.mean, model)
 
 
 def precision(mu, A, B=None, C=None):
-    r"""The precision matrix of :math:`\nu` (eq. 40 if ``B`` and ``C`` are None, else eq. 47).
-
-    Returns a (n_u + n_v, n_u + n_v) array; it need not be positive definite.
-    """
-    top = mu.spd("u").inverse if B is None else mu.spd("u").inverse + B
-    bottom = mu.spd("v").inverse if C is None else mu.spd("v").inverse + C
+    r"""The precision matrix of :math:`\nu` in the original coordinates (eq. 40 if ``B`` and
+    ``C`` are None, else eq. 47), for reference and tests; the engine itself works in canonical
+    coordinates. Returns a (n_u + n_v, n_u + n_v) array; it need not be positive definite."""
+    inv_u = mu.whitening("u").pull_back(mu.whitening("u").pull_back(np.eye(mu.n_u)).T)
+    inv_v = mu.whitening("v").pull_back(mu.whitening("v").pull_back(np.eye(mu.n_v)).T)
+    top = inv_u if B is None else inv_u + B
+    bottom = inv_v if C is None else inv_v + C
     return np.block([[top, -A], [-A.T, bottom]])
 
 
-def _whitened_norm(mu, A):
-    r"""Spectral norm of :math:`\mathcal C_{uu}^{1/2} A\,\mathcal C_{vv}^{1/2}`."""
-    return float(np.linalg.norm(mu.spd("u").sqrt @ A @ mu.spd("v").sqrt, 2))
-
-
-def precision_spd(mu, A, B=None, C=None):
-    r"""The factorized precision of :math:`\nu` (see :func:`precision`).
-
-    Raises
-    ------
-    DomainError
-        When it is not positive definite, i.e. the tilted density cannot be normalized.
-    """
-    tilting = "inner" if B is None and C is None else "quadratic"
-    theta = precision(mu, A, B, C)
-    try:
-        return SPD(theta, "precision")
-    except CovarianceError:
-        smallest = float(np.linalg.eigvalsh(0.5 * (theta + theta.T))[0])
-        hint = (
-            f" For the inner tilting this means ||C_uu^(1/2) A C_vv^(1/2)||_2 >= 1; here it is "
-            f"{_whitened_norm(mu, A):.6g}. Shrink A."
-            if tilting == "inner"
-            else " Parameters of the form A = G^T H, B = G^T G, C = H^T H always qualify."
-        )
-        raise DomainError(
-            f"the {tilting}-tilted model nu does not exist: its precision (eq. "
-            f"{40 if tilting == 'inner' else 47}) must be positive definite but has smallest "
-            f"eigenvalue {smallest:.3e}.{hint}"
-        ) from None
-
-
-def tilted(mu, A, B=None, C=None):
+@validate_params(mu=_MU, A=_MATRIX, B=_MATRIX, C=_MATRIX, tilting=_TILTING)
+def tilted(mu, A, B=None, C=None, *, tilting=None):
     r"""The learned joint model :math:`\nu` for parameters (A) or (A, B, C).
-
-    ``B`` and ``C`` both None gives the inner tilting (eq. 40); otherwise the quadratic tilting
-    (eq. 47), a missing one of ``B``, ``C`` meaning zero.
 
     Parameters
     ----------
@@ -148,6 +305,10 @@ def tilted(mu, A, B=None, C=None):
     A : (n_u, n_v) array_like
     B : (n_u, n_u) array_like, optional
     C : (n_v, n_v) array_like, optional
+    tilting : {"inner", "quadratic"}, optional
+        Which tilting (eq. 40 or 47). When omitted it is ``"inner"`` if ``B`` and ``C`` are
+        both None and ``"quadratic"`` otherwise, a missing one of ``B``, ``C`` meaning zero
+        (the backward-compatible default); pass it to say what you mean.
 
     Returns
     -------
@@ -158,7 +319,8 @@ def tilted(mu, A, B=None, C=None):
     DomainError
         When the precision is not positive definite, so the tilted density cannot be
         normalized. For the inner tilting this happens exactly when
-        :math:`\|\mathcal C_{uu}^{1/2} A\,\mathcal C_{vv}^{1/2}\|_2 \ge 1`.
+        :math:`\|\mathcal C_{uu}^{1/2} A\,\mathcal C_{vv}^{1/2}\|_2 \ge 1`, decided on the
+        singular values in canonical coordinates (no tolerance).
 
     Examples
     --------
@@ -167,38 +329,28 @@ def tilted(mu, A, B=None, C=None):
     >>> nu.conditional_cov("u")  # eq. (41a): the marginal variance C_uu
     array([[1.5]])
     """
-    tilting = "inner" if B is None and C is None else "quadratic"
+    tilting = resolve_tilting(tilting, B, C)
     A, B, C = check_parameters(mu, tilting, A=A, B=B, C=C)
-    cov = precision_spd(mu, A, B, C).inverse
-    return JointGaussian._trusted(0.5 * (cov + cov.T), mu.n_u, mu.mean)
+    return model_from_canonical(mu, to_canonical(mu, A, B, C), tilting)
 
 
-def conditional_precision(mu, side, A, B=None, C=None):
-    r"""Gain and precision of the model conditional :math:`\nu_{u|v}` or :math:`\nu_{v|u}`.
-
-    For ``side="u"``: :math:`\nu_{u|v} = N(m_u + P^{-1}A(v - m_v), P^{-1})` with
-    :math:`P = \mathcal C_{uu}^{-1} + B` (eq. 48a; eq. 41a when B = 0). Returns
-    ``(P^{-1} A, SPD(P))``; for ``side="v"`` the same with ``A^T`` and ``C`` (eq. 48b).
-    """
-    extra, coupling = (B, A) if side == "u" else (C, A.T)
-    matrix = mu.spd(side).inverse if extra is None else mu.spd(side).inverse + extra
-    try:
-        spd = SPD(matrix, f"conditional precision of {side}")
-    except CovarianceError as exc:
-        name = "B" if side == "u" else "C"
-        raise DomainError(
-            f"the model conditional nu_{side}|. does not exist: C_{side}{side}^-1 + {name} must "
-            f"be positive definite ({exc}). {name} = encoder^T encoder always qualifies."
-        ) from None
-    return spd.solve(coupling), spd
+def conditional_parameters(params, side):
+    r"""For the model conditional of ``side`` given the other: the matrix
+    :math:`K' = P^{-1}A'` (canonical coordinates; ``A'^T`` and ``Q`` for ``side="v"``) and the
+    eigenpairs of :math:`P` (eqs. 41, 48)."""
+    _, coupling, vals, vecs = params.side(side)
+    return vecs @ ((vecs.T @ coupling) / vals[:, None]), vals, vecs
 
 
-def tilted_conditional(mu, side, given, A, B=None, C=None):
+@validate_params(mu=_MU, side=_SIDE, given=Array(ndim=1), A=_MATRIX, B=_MATRIX, C=_MATRIX,
+                 tilting=_TILTING)  # fmt: skip
+def tilted_conditional(mu, side, given, A, B=None, C=None, *, tilting=None):
     r"""The model conditional :math:`\nu_{u|v}(\cdot|v)` (``side="u"``, ``given`` = v) or
     :math:`\nu_{v|u}(\cdot|u)` as a :class:`~gaussclip.Gaussian` (eqs. 41, 48).
 
     Exists for every A (the joint model need not): e.g. for the inner tilting
-    :math:`\nu_{u|v} = N(\mathcal C_{uu} A v, \mathcal C_{uu})`.
+    :math:`\nu_{u|v} = N(m_u + \mathcal C_{uu} A (v - m_v), \mathcal C_{uu})`. ``tilting`` as
+    in :func:`tilted`.
 
     Examples
     --------
@@ -207,11 +359,25 @@ def tilted_conditional(mu, side, given, A, B=None, C=None):
     >>> float(g.mean[0]), float(g.cov[0, 0])
     (3.0, 1.5)
     """
-    side = choice(side, "side", ("u", "v"))
-    tilting = "inner" if B is None and C is None else "quadratic"
+    tilting = resolve_tilting(tilting, B, C)
     A, B, C = check_parameters(mu, tilting, A=A, B=B, C=C)
-    gain, spd = conditional_precision(mu, side, A, B, C)
+    params = to_canonical(mu, A, B, C)
     n_other = mu.n_v if side == "u" else mu.n_u
-    x = finite_array(given, "given", shape=(n_other,))
+    if given.shape != (n_other,):
+        fail(ShapeError, "given", f"a real array of shape ({n_other},)", given)
+    other = "v" if side == "u" else "u"
+    can = params.canonical
+    gain, vals, vecs = conditional_parameters(params, side)
     m_side, m_other = (mu.mean_u, mu.mean_v) if side == "u" else (mu.mean_v, mu.mean_u)
-    return Gaussian._trusted(m_side + gain @ (x - m_other), spd.inverted())
+    with np.errstate(over="ignore", invalid="ignore"):
+        b = can.frame(other).whiten(given - m_other)
+        mean = m_side + can.frame(side).colour(gain @ b)
+    if not np.all(np.isfinite(mean)):
+        raise DomainError(
+            "the model conditional mean overflows float64 at these parameters; rescale `A` or "
+            "`given`."
+        )
+    white = can.frame(side).compose(
+        _sym_power(vals, vecs, 0.5), _sym_power(vals, vecs, -0.5), 0.5 * np.sum(np.log(vals))
+    )
+    return Gaussian.from_whitening(mean, white)

@@ -48,7 +48,7 @@ def _plot_split_at_zero(ax, x, y, **kwargs):
 @figure_main
 def main(out_dir, mode):
     mu = toy.joint()
-    sol = gc.minimize(mu, "cond", "cosine", weights=WEIGHTS, rank=1)
+    sol = gc.minimize(mu, "cond", "cosine", weights=WEIGHTS, rank=1, seed=0)
     model = sol.model
     x = grid_1d(mode)
     one = np.ones((1, 1))

@@ -1,6 +1,7 @@
 """The cosine tilting (normalized encoders): exact rank-one objective, the quasi-Monte Carlo
 estimator beyond (agreement, gradients, scale invariance, sign), the minimizer, bad input."""
 
+import inspect
 import warnings
 
 import numpy as np
@@ -77,7 +78,7 @@ def test_minimize_cosine_in_1d_is_figure_6():
     """n_e = 1: cos(G, H) = +-1, so the learned tilting is exp(sign(u) sign(v) / tau) for
     positively correlated data; its marginals equal the data marginals (Section 5.4)."""
     mu = gc.JointGaussian([[1.5, 1.0], [1.0, 1.5]], 1)
-    sol = gc.minimize(mu, "cond", "cosine", rank=1)
+    sol = gc.minimize(mu, "cond", "cosine", rank=1, seed=0)
     assert sol.method == "numerical" and sol.A is None
     assert np.sign(sol.G[0, 0] * sol.H[0, 0]) == 1.0
     rho = 1.0 / 1.5
@@ -284,3 +285,14 @@ def test_too_cold_temperature_is_a_domain_error():
     mu = gc.JointGaussian([[1.5, 1.0], [1.0, 1.5]], 1)
     with pytest.raises(gc.DomainError, match="overflows"):
         gc.minimize(mu, "cond", "cosine", temperature=1e-300)
+
+
+def test_engine_defaults_name_the_cosine_sample_size():
+    """minimize and population_loss repeat cosine.DEFAULT_SAMPLES (so `import gaussclip` need
+    not load the cosine module); the copies must agree."""
+    from gaussclip.minimizers import COSINE_DEFAULT_SAMPLES
+
+    assert COSINE_DEFAULT_SAMPLES == cosine.DEFAULT_SAMPLES
+    for function in (gc.minimize, gc.population_loss):
+        default = inspect.signature(function).parameters["n_samples"].default
+        assert default == cosine.DEFAULT_SAMPLES

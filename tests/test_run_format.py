@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gaussclip.experiments import _run_format, lagrangian, mnist
+from gaussclip.experiments import _run_format, lagrangian, mnist, reference_run
 from gaussclip.train import load_checkpoint
 
 
@@ -14,7 +14,7 @@ def private_cache(tmp_path, monkeypatch):
 
 def test_reference_run_is_unchanged_at_this_run_format_version():
     version = _run_format.RUN_FORMAT_VERSION
-    numbers = _run_format.reference_numbers()
+    numbers = reference_run.reference_numbers()
     fix = (
         "Bump RUN_FORMAT_VERSION in gaussclip/experiments/_run_format.py and add "
         f"REFERENCE_NUMBERS[{version + 1}] = {numbers!r} (keep the older entries)."

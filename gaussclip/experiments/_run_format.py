@@ -6,10 +6,11 @@ retraining. Its file name hashes the run's config together with :data:`RUN_FORMA
 when the code that produces a run changes its numbers the version is bumped and stale runs are
 simply never found again (they are retrained under the new name).
 
-How the bump is enforced: :func:`reference_numbers` trains a fixed tiny run through the same
-code path as the cached runs (:func:`gaussclip.train.fit`, Adam, the experiments' own objectives
-with LeNet-5 and the trajectory transformer, the conditional loss with cosine and inner
-similarities, the trajectory features) in float64, and :data:`REFERENCE_NUMBERS` records its
+How the bump is enforced: :func:`gaussclip.experiments.reference_run.reference_numbers`
+trains a fixed tiny run through the same code path as the cached runs
+(:func:`gaussclip.train.fit`, Adam, the experiments' own objectives with LeNet-5 and the
+trajectory transformer, the conditional loss with cosine and inner similarities, the trajectory
+features) in float64, and :data:`REFERENCE_NUMBERS` records its
 outputs for the current version. ``tests/test_run_format.py`` fails when the outputs move by more
 than :data:`REFERENCE_RTOL` while the version stayed the same: a change that alters trained
 numbers must bump :data:`RUN_FORMAT_VERSION` and record the new numbers under the new version
@@ -20,8 +21,6 @@ no runs.
 
 import hashlib
 import json
-
-import numpy as np
 
 from ..io import cache_dir
 
@@ -54,44 +53,3 @@ def run_path(folder, stem, key):
     text = json.dumps({"key": key, "run_format": RUN_FORMAT_VERSION}, sort_keys=True)
     tag = hashlib.sha256(text.encode()).hexdigest()[:16]
     return cache_dir(folder) / f"{stem}_v{RUN_FORMAT_VERSION}_{tag}.ckpt"
-
-
-def _summary(result):
-    from ..train import tree_leaves
-
-    leaves = [np.asarray(a, dtype=np.float64) for _, a in tree_leaves(result.params)]
-    losses = [float(r["loss"]) for r in result.history]
-    return [
-        *losses,
-        float(sum(a.sum() for a in leaves)),
-        float(sum((a * a).sum() for a in leaves)),
-    ]
-
-
-def reference_numbers():
-    """Train the fixed tiny reference runs (about a second) and return their outputs."""
-    from ..nn import lenet, transformer
-    from ..train import TrainConfig, fit
-    from . import lagrangian, mnist
-
-    config = TrainConfig(epochs=2, batch_size=4, lr=1e-2, seed=3, progress=False)
-    rng = np.random.default_rng(2024)
-    images = rng.random((8, 28, 28))
-    labels = np.arange(8) % mnist.N_CLASSES
-    targets = np.eye(mnist.N_CLASSES)[labels]
-    params = {"u": lenet.init(np.random.default_rng(1), dtype=np.float64), "v": {}}
-    lenet_run = fit(mnist.objective((1.0, 1.0)), params, (images, targets), config)
-
-    lag_config = lagrangian.preset("tiny")
-    times = np.linspace(0.0, 1.0, 100)
-    trajectories = np.cumsum(0.01 * rng.standard_normal((8, 100, 2)), axis=1) + 0.5
-    features = lagrangian.trajectory_features(trajectories, times).astype(np.float64)
-    t_config = lag_config.transformer_config(features.shape[1])
-    coefficients = rng.standard_normal((8, t_config.n_out))
-    params = {
-        "u": {},
-        "v": transformer.init(np.random.default_rng(1), t_config, dtype=np.float64),
-    }
-    objective = lagrangian.objective(lag_config, features.shape[1])
-    transformer_run = fit(objective, params, (coefficients, features), config)
-    return {"lenet": _summary(lenet_run), "transformer": _summary(transformer_run)}

@@ -23,7 +23,7 @@ from scipy.linalg import solve_triangular
 
 import gaussclip as gc
 
-from .runner import property
+from .registry import property
 from .strategies import (
     _blob,
     _draw_encoders,

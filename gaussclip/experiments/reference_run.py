@@ -1,0 +1,44 @@
+"""The fixed tiny training runs whose outputs pin :data:`~gaussclip.experiments._run_format.
+REFERENCE_NUMBERS` (see :mod:`gaussclip.experiments._run_format`): kept apart from the version
+constants so that the experiments, which read those constants, are not imported by them."""
+
+import numpy as np
+
+from ..nn import lenet, transformer
+from ..train import TrainConfig, fit, tree_leaves
+from . import lagrangian, mnist
+
+
+def _summary(result):
+    leaves = [np.asarray(a, dtype=np.float64) for _, a in tree_leaves(result.params)]
+    losses = [float(r["loss"]) for r in result.history]
+    return [
+        *losses,
+        float(sum(a.sum() for a in leaves)),
+        float(sum((a * a).sum() for a in leaves)),
+    ]
+
+
+def reference_numbers():
+    """Train the fixed tiny reference runs (about a second) and return their outputs."""
+    config = TrainConfig(epochs=2, batch_size=4, lr=1e-2, seed=3, progress=False)
+    rng = np.random.default_rng(2024)
+    images = rng.random((8, 28, 28))
+    labels = np.arange(8) % mnist.N_CLASSES
+    targets = np.eye(mnist.N_CLASSES)[labels]
+    params = {"u": lenet.init(np.random.default_rng(1), dtype=np.float64), "v": {}}
+    lenet_run = fit(mnist.objective((1.0, 1.0)), params, (images, targets), config)
+
+    lag_config = lagrangian.preset("tiny")
+    times = np.linspace(0.0, 1.0, 100)
+    trajectories = np.cumsum(0.01 * rng.standard_normal((8, 100, 2)), axis=1) + 0.5
+    features = lagrangian.trajectory_features(trajectories, times).astype(np.float64)
+    t_config = lag_config.transformer_config(features.shape[1])
+    coefficients = rng.standard_normal((8, t_config.n_out))
+    params = {
+        "u": {},
+        "v": transformer.init(np.random.default_rng(1), t_config, dtype=np.float64),
+    }
+    objective = lagrangian.objective(lag_config, features.shape[1])
+    transformer_run = fit(objective, params, (coefficients, features), config)
+    return {"lenet": _summary(lenet_run), "transformer": _summary(transformer_run)}
