@@ -236,10 +236,26 @@ def _check_mnist_losses(n):
 
 
 def check_fig11(n):
+    """Calibration numbers under the paper's names, consistent with the reliability table; the
+    images shown follow the stated rule (most disputed first, then the median one)."""
     _check_mnist_losses(n)
-    for entry in n["losses"].values():
+    assert set(n["calibration"]) == {"(2,0)", "(0,2)", "(1,1)"} and n["ece_bins"] == 15
+    for name, entry in n["losses"].items():
         p = np.asarray(entry["probabilities_shown"])
         assert p.shape == (3, 10) and np.all(p >= 0) and np.allclose(p.sum(axis=1), 1.0)
+        m = n["calibration"][name]
+        assert set(m) == {"accuracy", "nll", "ece", "brier"}
+        assert m["accuracy"] == entry["accuracy"]
+        assert 0 <= m["ece"] <= 1 and 0 <= m["brier"] <= 2 and m["nll"] >= 0
+        # the ECE is the count-weighted gap of the reliability table
+        bins = entry["reliability"]
+        count = np.asarray(bins["count"], dtype=float)
+        filled = count > 0
+        gap = np.abs(np.asarray(bins["accuracy"])[filled] - np.asarray(bins["confidence"])[filled])
+        assert np.isclose(np.sum(count[filled] * gap) / count.sum(), m["ece"], rtol=EXACT)
+    score = n["image_disagreement"]
+    assert score[0] >= score[1] >= score[2]
+    assert n["verdict"]
 
 
 def check_fig12(n):
@@ -250,6 +266,14 @@ def check_fig12(n):
         assert draws.shape == (16,) and np.all((0 <= draws) & (draws < n["n_candidates"]))
         assert entry["distinct_draws"] == np.unique(draws).size
         assert entry["ess_label"] == entry["ess"][7]
+    # the per-epoch record of the last epoch is the final evaluation (same model, same draws)
+    for name, curve in n["collapse_per_epoch"].items():
+        final = n["losses"][name]
+        assert curve["epoch"] == list(range(1, n["config"]["epochs"] + 1))
+        assert np.isclose(curve["ess_label"][-1], final["ess_label"], rtol=1e-9)
+        assert np.isclose(curve["ess_median"][-1], np.median(final["ess"]), rtol=1e-9)
+        assert curve["distinct_draws"][-1] == final["distinct_draws"]
+        assert np.isclose(curve["accuracy"][-1], final["accuracy"], rtol=1e-12)
 
 
 def check_fig13(n):
