@@ -295,6 +295,12 @@ def check_fig14(n):
         if "/R@1/" in key:
             at5 = n["curves"][key.replace("/R@1/", "/R@5/")]
             assert all(a <= b for a, b in zip(values, at5, strict=True))
+    ref = n["physics_reference"]
+    assert ref["settings"] == {"noise": 1e-2, "every": 10, "n_velocities": 100}
+    for scope in ("full", "batch"):
+        for direction in ("c_to_t", "t_to_c"):
+            r = ref[scope][direction]
+            assert 0.0 <= r["R@1"] <= r["R@5"] <= 1.0
     for k in (1, 5):
         assert n["chance"][f"R@{k}"]["full"] == k / n["n_candidates"]["full"]
         assert n["chance"][f"R@{k}"]["batch"] == k / n["n_candidates"]["batch"]
