@@ -143,10 +143,20 @@ def main(out_dir, mode):
     for name in names:
         entry = summary(out[name])
         entry["probabilities_shown"] = [out[name]["probabilities"][i] for i, _ in picks]
-        entry["reliability"] = out[name]["reliability"]
+        entry["reliability"] = _no_nan(out[name]["reliability"])
         numbers["losses"][name] = entry
     fig.suptitle(TITLE)
     return save_figure(fig, out_dir, STEM, mode, TITLE, numbers)
+
+
+def _no_nan(bins):
+    """The reliability table with empty bins as JSON null instead of NaN."""
+    return {
+        key: [None if np.isnan(x) else float(x) for x in np.asarray(value, dtype=float)]
+        if key in ("confidence", "accuracy")
+        else value
+        for key, value in bins.items()
+    }
 
 
 def _wrap(text, width):

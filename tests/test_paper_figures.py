@@ -251,7 +251,9 @@ def check_fig11(n):
         bins = entry["reliability"]
         count = np.asarray(bins["count"], dtype=float)
         filled = count > 0
-        gap = np.abs(np.asarray(bins["accuracy"])[filled] - np.asarray(bins["confidence"])[filled])
+        acc = np.asarray(bins["accuracy"], dtype=float)  # null (empty bin) -> NaN
+        gap = np.abs(acc[filled] - np.asarray(bins["confidence"], dtype=float)[filled])
+        assert np.all(np.isnan(acc[~filled]))
         assert np.isclose(np.sum(count[filled] * gap) / count.sum(), m["ece"], rtol=EXACT)
     score = n["image_disagreement"]
     assert score[0] >= score[1] >= score[2]
