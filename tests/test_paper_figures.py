@@ -359,6 +359,8 @@ def test_figure_script_writes_png_and_json_obeying_the_theory(number, tmp_path, 
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     data = json.loads(record.read_text())
     assert data["figure"] == number and data["stem"] == stem and data["mode"] == "tiny"
+    # no panel title is drawn under the figure title
+    assert data["layout"]["titles_under_suptitle"] == []
     assert data["title"].startswith(f"Figure {number}:")
     assert sorted(p.name for p in out.iterdir()) == sorted([png.name, record.name])
     if number not in CHECKS:
@@ -430,6 +432,20 @@ def test_helpers_reject_bad_input(tmp_path):
     fig, _ = _common.new_figure("tiny", 1, 1)
     with pytest.raises(gc.OptionError, match="figNN"):
         _common.save_figure(fig, tmp_path, "figure_one", "tiny", "t", {})
+
+
+def test_titles_under_suptitle_detects_an_overlap():
+    fig, axes = _common.new_figure("tiny", 1, 2)
+    fig.set_layout_engine(None)
+    axes[0, 0].set_title("left panel")
+    axes[0, 1].set_title("right panel")
+    fig.subplots_adjust(top=0.8)
+    fig.suptitle("a long figure title across both panels", y=0.82, va="bottom")
+    fig.canvas.draw()
+    assert _common.titles_under_suptitle(fig) == ["left panel", "right panel"]
+    fig.suptitle("a long figure title across both panels", y=0.99, va="top")
+    fig.canvas.draw()
+    assert _common.titles_under_suptitle(fig) == []
 
 
 def test_paths():
