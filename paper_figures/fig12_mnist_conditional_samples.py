@@ -88,11 +88,12 @@ def draw_collapse_curves(fig, slot, out, names, n_candidates):
         ess_ax.plot(epochs, record["ess_label"], "s--", color=color, ms=2.5,
                     label=f"{name}, v = {LABEL}")  # fmt: skip
         distinct_ax.plot(epochs, record["distinct_draws"], "o-", color=color, ms=3, label=name)
+    # the lower decade is left free for the legend
     ess_ax.set(yscale="log", xlabel="epoch", ylabel="ESS of nu^N(u|v)",
-               ylim=(0.8, n_candidates * 1.25))  # fmt: skip
+               ylim=(0.02, n_candidates * 1.25))  # fmt: skip
     ess_ax.set_title(f"effective sample size over {n_candidates} test images", fontsize=8)
-    ess_ax.legend(fontsize=5.5, ncol=2)
+    ess_ax.legend(fontsize=5, ncol=2, loc="lower left")
     distinct_ax.set(xlabel="epoch", ylabel="distinct of 16", ylim=(0, 16.5))
     distinct_ax.set_title(f"distinct images among 16 draws for v = {LABEL}", fontsize=8)
-    distinct_ax.legend(fontsize=6)
+    distinct_ax.legend(fontsize=6, loc="lower left")
     return curves
