@@ -25,60 +25,65 @@ labelled test set.
 import numpy as np
 from scipy.special import log_softmax, softmax
 
-from ._checks import finite_array, integer
-from .errors import ShapeError
+from ._validation import Array, Integer, validate_params
+from .errors import ArgumentTypeError, DomainError, ShapeError
 
 #: Equal-width confidence bins of the expected calibration error (a common choice).
 N_BINS = 15
+#: Row sums of a probability matrix may differ from 1 by float32 rounding of a softmax over a
+#: handful of classes (~1e-7 per entry); anything further off is not a probability matrix.
+_ROW_SUM_ATOL = 1e-5
+#: (n, K) scores or probabilities.
+_MATRIX = Array(ndim=2)
+_BINS = Integer(low=1, high=10**6)
 
 
-def _scores_and_labels(scores, labels):
-    scores = finite_array(scores, "scores", ndim=2)
-    if scores.shape[1] < 2:
-        raise ShapeError(f"`scores` must have at least 2 classes (columns); got {scores.shape}.")
+def _labels(labels, shape, name="labels"):
+    """``labels`` as an int array of one class index in [0, K) per row of an (n, K) matrix (a
+    check across two arguments, so it is not in a constraint table)."""
+    if shape[1] < 2:
+        raise ShapeError(f"the scores/probabilities must have at least 2 classes; got {shape}.")
     labels = np.asarray(labels)
-    if labels.shape != (scores.shape[0],) or not np.issubdtype(labels.dtype, np.integer):
-        raise ShapeError(
-            f"`labels` must be an integer array of shape ({scores.shape[0]},) (one label per "
-            f"row of `scores`); got shape {labels.shape} and dtype {labels.dtype}."
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ArgumentTypeError(
+            f"`{name}` must be an integer array (class indices); got dtype {labels.dtype}."
         )
-    if labels.size and (labels.min() < 0 or labels.max() >= scores.shape[1]):
+    if labels.shape != (shape[0],):
         raise ShapeError(
-            f"`labels` must lie in [0, {scores.shape[1] - 1}] (columns of `scores`); got values "
-            f"in [{labels.min()}, {labels.max()}]."
+            f"`{name}` must have shape ({shape[0]},) (one label per row); got {labels.shape}."
         )
-    if labels.size == 0:
-        raise ShapeError("`scores` and `labels` must hold at least one input; got none.")
-    return scores, labels
+    if labels.min() < 0 or labels.max() >= shape[1]:
+        raise DomainError(
+            f"`{name}` must lie in [0, {shape[1] - 1}] (one per class column); got values in "
+            f"[{labels.min()}, {labels.max()}]."
+        )
+    return labels
 
 
-def _probabilities_and_labels(probabilities, labels):
-    p, labels = _scores_and_labels(probabilities, labels)
+def _probability_rows(p):
     # rows of a probability matrix are non-negative and sum to one up to rounding
     if np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0, atol=_ROW_SUM_ATOL):
-        raise ShapeError(
+        raise DomainError(
             "`probabilities` must have non-negative rows summing to 1 (e.g. a softmax of "
             "scores); got row sums in "
             f"[{p.sum(axis=1).min():.6g}, {p.sum(axis=1).max():.6g}]."
         )
-    return p, labels
+    return p
 
 
-#: Row sums of a probability matrix may differ from 1 by float32 rounding of a softmax over a
-#: handful of classes (~1e-7 per entry); anything further off is not a probability matrix.
-_ROW_SUM_ATOL = 1e-5
-
-
+@validate_params(probabilities=_MATRIX)
 def accuracy(probabilities, labels):
     """Fraction of rows whose largest probability is at the true label (ties: smallest index).
 
     >>> accuracy(np.array([[0.9, 0.1], [0.3, 0.7]]), np.array([0, 0]))
     0.5
     """
-    p, labels = _probabilities_and_labels(probabilities, labels)
+    labels = _labels(labels, probabilities.shape)
+    p = _probability_rows(probabilities)
     return float(np.mean(np.argmax(p, axis=1) == labels))
 
 
+@validate_params(scores=_MATRIX)
 def negative_log_likelihood(scores, labels):
     r"""Mean :math:`-\log \mathrm{softmax}(s_i)_{y_i}` over the rows of ``scores`` (n, K).
 
@@ -88,22 +93,25 @@ def negative_log_likelihood(scores, labels):
     >>> round(negative_log_likelihood(np.array([[0.0, 0.0]]), np.array([1])), 6)  # log 2
     0.693147
     """
-    s, labels = _scores_and_labels(scores, labels)
-    return float(-np.mean(log_softmax(s, axis=1)[np.arange(len(labels)), labels]))
+    labels = _labels(labels, scores.shape)
+    return float(-np.mean(log_softmax(scores, axis=1)[np.arange(len(labels)), labels]))
 
 
+@validate_params(probabilities=_MATRIX)
 def brier_score(probabilities, labels):
     r"""Multi-class Brier score :math:`\frac1n\sum_i\sum_k (p_{ik} - [k = y_i])^2`, in [0, 2].
 
     >>> round(brier_score(np.array([[0.75, 0.25]]), np.array([0])), 6)  # 0.25^2 + 0.25^2
     0.125
     """
-    p, labels = _probabilities_and_labels(probabilities, labels)
+    labels = _labels(labels, probabilities.shape)
+    p = _probability_rows(probabilities)
     target = np.zeros_like(p)
     target[np.arange(len(labels)), labels] = 1.0
     return float(np.mean(np.sum((p - target) ** 2, axis=1)))
 
 
+@validate_params(probabilities=_MATRIX, n_bins=_BINS)
 def reliability(probabilities, labels, n_bins=N_BINS):
     """Per-bin counts, mean confidence and accuracy of the equal-width confidence bins.
 
@@ -113,8 +121,8 @@ def reliability(probabilities, labels, n_bins=N_BINS):
         ``edges`` (n_bins + 1,), ``count`` (n_bins,) int, ``confidence`` and ``accuracy``
         (n_bins,) float (NaN for empty bins).
     """
-    p, labels = _probabilities_and_labels(probabilities, labels)
-    n_bins = integer(n_bins, "n_bins", 1, 10**6)
+    labels = _labels(labels, probabilities.shape)
+    p = _probability_rows(probabilities)
     confidence = p.max(axis=1)
     correct = np.argmax(p, axis=1) == labels
     # bin b holds confidences in ((b - 1)/B, b/B]; confidence 0 (impossible for a max of a
@@ -147,6 +155,7 @@ def expected_calibration_error(probabilities, labels, n_bins=N_BINS):
     return float(np.sum(weight * gap))
 
 
+@validate_params(scores=_MATRIX, n_bins=_BINS)
 def calibration_metrics(scores, labels, n_bins=N_BINS):
     """``{"accuracy", "nll", "ece", "brier"}`` of the softmax of ``scores`` (n, K) against
     ``labels`` (n,), with the ECE over ``n_bins`` equal-width bins.
@@ -155,11 +164,11 @@ def calibration_metrics(scores, labels, n_bins=N_BINS):
     >>> sorted(m), m["accuracy"]
     (['accuracy', 'brier', 'ece', 'nll'], 0.5)
     """
-    s, labels = _scores_and_labels(scores, labels)
-    p = softmax(s, axis=1)
+    labels = _labels(labels, scores.shape)
+    p = softmax(scores, axis=1)
     return {
         "accuracy": accuracy(p, labels),
-        "nll": negative_log_likelihood(s, labels),
+        "nll": negative_log_likelihood(scores, labels),
         "ece": expected_calibration_error(p, labels, n_bins),
         "brier": brier_score(p, labels),
     }
@@ -183,7 +192,7 @@ def disagreement(*probabilities):
     """
     if len(probabilities) < 2:
         raise ShapeError(f"`disagreement` needs at least two models; got {len(probabilities)}.")
-    mats = [finite_array(p, f"probabilities[{i}]", ndim=2) for i, p in enumerate(probabilities)]
+    mats = [_MATRIX(p, f"probabilities[{i}]") for i, p in enumerate(probabilities)]
     if any(m.shape != mats[0].shape for m in mats):
         raise ShapeError(
             f"every probability matrix must have the same shape; got {[m.shape for m in mats]}."

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gaussclip import calibration as cal
-from gaussclip.errors import RankError, ShapeError
+from gaussclip.errors import ArgumentTypeError, DomainError, ShapeError
 
 #: Sums of a few float64 terms agree with their hand value to rounding.
 EXACT = 1e-12
@@ -107,25 +107,23 @@ def test_perfect_one_hot_predictions_score_zero():
 
 
 @pytest.mark.parametrize(
-    ("call", "message"),
+    ("call", "error", "message"),
     [
-        (lambda: cal.accuracy(P, Y[:2]), "labels"),
-        (lambda: cal.accuracy(P, np.array([0, 1, 3])), r"\[0, 2\]"),
-        (lambda: cal.accuracy(P, Y.astype(float)), "integer"),
-        (lambda: cal.brier_score(2 * P, Y), "sum"),
-        (lambda: cal.negative_log_likelihood(np.ones(3), Y), "scores"),
-        (lambda: cal.negative_log_likelihood(np.ones((3, 1)), np.zeros(3, int)), "2 classes"),
-        (lambda: cal.negative_log_likelihood(np.full((3, 2), np.nan), Y), "finite"),
+        (lambda: cal.accuracy(P, Y[:2]), ShapeError, "labels"),
+        (lambda: cal.accuracy(P, np.array([0, 1, 3])), DomainError, r"\[0, 2\]"),
+        (lambda: cal.accuracy(P, Y.astype(float)), ArgumentTypeError, "integer"),
+        (lambda: cal.brier_score(2 * P, Y), DomainError, "sum"),
+        (lambda: cal.negative_log_likelihood(np.ones(3), Y), ShapeError, "scores"),
+        (lambda: cal.negative_log_likelihood(np.ones((3, 1)), np.zeros(3, int)), ShapeError,
+         "2 classes"),
+        (lambda: cal.negative_log_likelihood(np.full((3, 2), np.nan), Y), DomainError, "finite"),
+        (lambda: cal.reliability(P, Y, n_bins=0), DomainError, "n_bins"),
+        (lambda: cal.calibration_metrics("scores", Y), ArgumentTypeError, "scores"),
     ],
-)
-def test_bad_input_raises_a_clear_error(call, message):
-    with pytest.raises(ShapeError, match=message):
+)  # fmt: skip
+def test_bad_input_raises_a_clear_error(call, error, message):
+    with pytest.raises(error, match=message):
         call()
-
-
-def test_bad_bin_count():
-    with pytest.raises(RankError, match="n_bins"):
-        cal.reliability(P, Y, n_bins=0)
 
 
 def test_disagreement_is_the_largest_total_variation():

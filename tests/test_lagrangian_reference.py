@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gaussclip.data import lagrangian as lag
-from gaussclip.errors import RankError, ShapeError
+from gaussclip.errors import DomainError, ShapeError
 from gaussclip.experiments import lagrangian_reference as ref
 
 #: velocity_matrix and the simulator's kernel evaluate the same trigonometric sums in another
@@ -104,10 +104,13 @@ def test_reference_metrics_on_a_small_set(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"noise": 0.0}, ShapeError, "noise"),
-        ({"every": 0}, RankError, "every"),
+        ({"noise": 0.0}, DomainError, "noise"),
+        ({"every": 0}, DomainError, "every"),
+        ({"every": 1001}, DomainError, "every"),
         ({"std": np.ones(3)}, ShapeError, "std"),
-        ({"times": np.zeros(1000)}, ShapeError, "times"),
+        ({"std": -np.ones(98)}, DomainError, "std"),
+        ({"times": np.zeros(1000)}, DomainError, "times"),
+        ({"times": np.ones(7)}, ShapeError, "times"),
     ],
 )
 def test_bad_arguments(kwargs, error, message):

@@ -37,9 +37,9 @@ noise-free velocity field off the path.
 
 import numpy as np
 
-from .._checks import finite_array, integer
+from .._validation import Array, Integer, Optional, Real, validate_params
 from ..data import lagrangian as lag
-from ..errors import ShapeError
+from ..errors import DomainError, ShapeError
 from .lagrangian import retrieval_metrics
 
 #: Default standard deviation of the velocity observation noise (speeds are ~ lag.RMS_SPEED = 6,
@@ -50,8 +50,11 @@ EVERY = 10
 #: Trajectories per batched solve (a (chunk, 2M, 2K) design array in memory).
 CHUNK = 128
 _TWO_PI = 2.0 * np.pi
+_POINTS = Array(shape=(None, 2))
+_FREQS = Array(ndim=1)
 
 
+@validate_params(x=_POINTS, t=Array(), freqs=_FREQS, wavevectors=_POINTS)
 def velocity_matrix(x, t, freqs, wavevectors):
     r"""The (n, 2, 2K) matrices :math:`A(x_i, t_i)` with :math:`w(x_i, t_i) = A(x_i, t_i)\,c`.
 
@@ -81,16 +84,21 @@ def velocity_matrix(x, t, freqs, wavevectors):
     >>> bool(np.allclose(w, lag.velocity(x, 0.01, c, f, kv)))
     True
     """
-    x = finite_array(x, "x", shape=(None, 2))
-    kv = finite_array(wavevectors, "wavevectors", shape=(None, 2))
-    freqs = finite_array(freqs, "freqs", shape=(kv.shape[0],))
-    t = finite_array(t, "t")
+    _same_length(freqs, wavevectors)
     if t.ndim > 1 or (t.ndim == 1 and t.shape[0] != x.shape[0]):
         raise ShapeError(
             f"`t` must be a number or one time per position, shape ({x.shape[0]},); got shape "
             f"{t.shape}."
         )
-    return _velocity_matrix(x, np.broadcast_to(t, x.shape[:1]), freqs, kv)
+    return _velocity_matrix(x, np.broadcast_to(t, x.shape[:1]), freqs, wavevectors)
+
+
+def _same_length(freqs, wavevectors):
+    if freqs.shape[0] != wavevectors.shape[0]:
+        raise ShapeError(
+            f"`freqs` must hold one frequency per wavevector ({wavevectors.shape[0]}); got "
+            f"{freqs.shape[0]}."
+        )
 
 
 def _velocity_matrix(x, t, freqs, kv):
@@ -111,6 +119,12 @@ def prior_std(wavevectors, decay=lag.DECAY, rms_speed=lag.RMS_SPEED):
     return np.concatenate([std, std])
 
 
+@validate_params(
+    trajectories=Array(shape=(None, None, 2)),
+    times=Array(ndim=1),
+    every=Integer(low=1),
+    x0=Array(shape=(2,)),
+)
 def observations(trajectories, times, *, every=EVERY, x0=lag.X0):
     """Midpoint finite-difference velocities along trajectories (module docstring).
 
@@ -131,14 +145,16 @@ def observations(trajectories, times, *, every=EVERY, x0=lag.X0):
     mid_times : (M,) array
     velocities : (n, M, 2) array
     """
-    paths = finite_array(trajectories, "trajectories", ndim=3)
-    times = finite_array(times, "times", shape=(paths.shape[1],))
-    if paths.shape[2] != 2:
-        raise ShapeError(f"`trajectories` must have shape (n, J, 2); got {paths.shape}.")
-    every = integer(every, "every", 1, paths.shape[1], hint=f" (J = {paths.shape[1]})")
-    x0 = finite_array(x0, "x0", shape=(2,))
+    paths = trajectories
+    if times.shape[0] != paths.shape[1]:
+        raise ShapeError(
+            f"`times` must hold one time per recorded point ({paths.shape[1]}); got "
+            f"{times.shape[0]}."
+        )
+    if every > paths.shape[1]:
+        raise DomainError(f"`every` must be at most J = {paths.shape[1]}; got {every}.")
     if not (times[0] > 0 and np.all(np.diff(times) > 0)):
-        raise ShapeError("`times` must be increasing and positive (the release is at t = 0).")
+        raise DomainError("`times` must be increasing and positive (the release is at t = 0).")
     keep = np.arange(every - 1, paths.shape[1], every)
     points = np.concatenate([np.broadcast_to(x0, (paths.shape[0], 1, 2)), paths[:, keep]], 1)
     tau = np.concatenate([[0.0], times[keep]])
@@ -146,6 +162,12 @@ def observations(trajectories, times, *, every=EVERY, x0=lag.X0):
     return 0.5 * (points[:, 1:] + points[:, :-1]), 0.5 * (tau[1:] + tau[:-1]), velocities
 
 
+@validate_params(
+    freqs=_FREQS,
+    wavevectors=_POINTS,
+    noise=Real(low=0.0, low_open=True),
+    std=Optional(Array(ndim=1)),
+)
 def posterior_mean_embedding(
     trajectories, times, freqs, wavevectors, *, noise=NOISE, every=EVERY, x0=lag.X0, std=None
 ):
@@ -174,14 +196,13 @@ def posterior_mean_embedding(
     (n, 2K) float64 array
         :math:`\hat c` per trajectory, in the layout of ``data.coefficients``.
     """
-    kv = finite_array(wavevectors, "wavevectors", shape=(None, 2))
-    freqs = finite_array(freqs, "freqs", shape=(kv.shape[0],))
-    noise = float(finite_array(noise, "noise", ndim=0))
-    if noise <= 0:
-        raise ShapeError(f"`noise` must be > 0 (a standard deviation); got {noise}.")
-    s = prior_std(kv) if std is None else finite_array(std, "std", shape=(2 * kv.shape[0],))
+    kv = wavevectors
+    _same_length(freqs, kv)
+    s = prior_std(kv) if std is None else std
+    if s.shape != (2 * kv.shape[0],):
+        raise ShapeError(f"`std` must have shape ({2 * kv.shape[0]},) (2K); got {s.shape}.")
     if np.any(s < 0):
-        raise ShapeError("`std` must be non-negative (prior standard deviations).")
+        raise DomainError("`std` must be non-negative (prior standard deviations).")
     mid, mid_t, y = observations(trajectories, times, every=every, x0=x0)
     out = np.empty((mid.shape[0], 2 * kv.shape[0]))
     eye = noise**2 * np.eye(2 * kv.shape[0])
