@@ -61,7 +61,9 @@ def main(out_dir, mode):
     numbers["epoch_seconds"] = [r["seconds"] for r in history]
     numbers["n_candidates"] = {"full": n_full, "batch": n_batch}
     numbers["physics_reference"] = physics
-    axes[0, 0].legend(fontsize=6, ncol=2)
+    # one legend for the four panels, below them (inside a panel it covered the curves)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=7)
     fig.suptitle(TITLE)
     return save_figure(fig, out_dir, STEM, mode, TITLE, numbers | {"mean_final_test_R@1": float(
         np.mean([last["test"]["full"][d]["R@1"] for d in DIRECTIONS]))})  # fmt: skip
