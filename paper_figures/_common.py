@@ -181,10 +181,27 @@ def save_figure(fig, out_dir, stem, mode, title, numbers):
         "title": title,
         "mode": mode,
         "gaussclip_version": gc.__version__,
+        "layout": {"titles_under_suptitle": titles_under_suptitle(fig)},
         "numbers": jsonable(numbers),
     }
     json_path = atomic_write_json(out_dir / f"{stem}.json", record)
     return png, json_path
+
+
+def titles_under_suptitle(fig):
+    """Panel titles whose drawn box overlaps the figure's suptitle (as laid out by the last
+    draw): a list of their texts, empty when the layout is clean."""
+    suptitle = fig._suptitle
+    if suptitle is None or not suptitle.get_text():
+        return []
+    renderer = fig.canvas.get_renderer()
+    top = suptitle.get_window_extent(renderer)
+    hits = []
+    for ax in fig.axes:
+        for text in (ax.title, ax._left_title, ax._right_title):
+            if text.get_text() and text.get_window_extent(renderer).overlaps(top):
+                hits.append(text.get_text())
+    return hits
 
 
 def sweep(function, points, description="sweep"):

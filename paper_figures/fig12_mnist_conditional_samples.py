@@ -1,7 +1,12 @@
 """Figure 12: 16 test images drawn from the learned conditional nu^N_{u|v} (eq. 28) for the
 label v = 7 over the N_test = 10,000 test images, under each loss. The classifier loss (the
 paper's (2,0)) puts almost all weight on a few images (mode collapse, small effective sample
-size); the losses that model images given a label spread it over many different sevens."""
+size); the losses that model images given a label spread it over many different sevens.
+
+The bottom row follows the collapse as it develops: after every training epoch, the effective
+sample size of nu^N(u|v) over the test set (median over the ten labels, and for v = 7) and the
+number of distinct images among 16 draws for v = 7 (recorded by
+:func:`gaussclip.experiments.mnist.collapse_monitor`)."""
 
 from pathlib import Path
 
@@ -10,12 +15,13 @@ import numpy as np
 from gaussclip.experiments import mnist
 
 from ._common import figure_main, new_figure, save_figure
-from ._mnist_panels import loss_label, results, summary
+from ._mnist_panels import LOSS_COLORS, loss_label, results, summary
 
 STEM = Path(__file__).stem
 TITLE = "Figure 12: 16 draws from nu^N(u | v = 7) over the test set, per loss"
 LABEL = 7
 GRID = (2, 8)  # rows x columns of the 16 draws
+CLASSIFIER = "(2,0)"  # the paper's name of the loss that collapses
 
 
 def mosaic(images):
@@ -32,9 +38,14 @@ def mosaic(images):
 def main(out_dir, mode):
     config, out, names = results(mode)
     _, _, images, labels = mnist.load_data(config)
-    fig, axes = new_figure(mode, len(names), 1, panel_size=(7.5, 2.2))
+    fig, axes = new_figure(mode, len(names) + 1, 1, panel_size=(7.5, 2.2))
     numbers = {"config": out["config"], "label": LABEL, "n_candidates": len(images), "losses": {}}
-    for ax, name in zip(axes[:, 0], names, strict=True):
+    curves = draw_collapse_curves(fig, axes[-1, 0], out, names, len(images))
+    numbers["collapse_per_epoch"] = curves
+    final = {name: curves[name]["ess_median"][-1] for name in names}
+    others = [final[name] for name in names if name != CLASSIFIER]
+    numbers["ess_median_ratio"] = min(others) / final[CLASSIFIER]
+    for ax, name in zip(axes[:-1, 0], names, strict=True):
         entry = out[name]
         draws = np.asarray(entry["draws"])
         ax.imshow(mosaic(images[draws]), cmap="gray", vmin=0, vmax=1)
@@ -57,3 +68,32 @@ def main(out_dir, mode):
         numbers["losses"][name] = record
     fig.suptitle(TITLE)
     return save_figure(fig, out_dir, STEM, mode, TITLE, numbers)
+
+
+def draw_collapse_curves(fig, slot, out, names, n_candidates):
+    """Two panels in place of the axes ``slot``: ESS and distinct draws per epoch and loss."""
+    grid = slot.get_subplotspec().subgridspec(1, 2)
+    slot.remove()
+    ess_ax, distinct_ax = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
+    curves = {}
+    for name, color in zip(names, LOSS_COLORS, strict=True):
+        history = out[name]["history"]
+        epochs = [r["epoch"] for r in history]
+        record = {"epoch": epochs}
+        for key in ("ess_median", "ess_label", "distinct_draws", "accuracy"):
+            record[key] = [r["collapse"][key] for r in history]
+        curves[name] = record
+        ess_ax.plot(epochs, record["ess_median"], "o-", color=color, ms=3,
+                    label=f"{name}, median over labels")  # fmt: skip
+        ess_ax.plot(epochs, record["ess_label"], "s--", color=color, ms=2.5,
+                    label=f"{name}, v = {LABEL}")  # fmt: skip
+        distinct_ax.plot(epochs, record["distinct_draws"], "o-", color=color, ms=3, label=name)
+    # the lower decade is left free for the legend
+    ess_ax.set(yscale="log", xlabel="epoch", ylabel="ESS of nu^N(u|v)",
+               ylim=(0.02, n_candidates * 1.25))  # fmt: skip
+    ess_ax.set_title(f"effective sample size over {n_candidates} test images", fontsize=8)
+    ess_ax.legend(fontsize=5, ncol=2, loc="lower left")
+    distinct_ax.set(xlabel="epoch", ylabel="distinct of 16", ylim=(0, 16.5))
+    distinct_ax.set_title(f"distinct images among 16 draws for v = {LABEL}", fontsize=8)
+    distinct_ax.legend(fontsize=6, loc="lower left")
+    return curves

@@ -23,7 +23,10 @@ def main(out_dir, mode):
     result, _, test = experiment.train(config)
     top, scores, rank = experiment.top_potentials(result.params, config, test, QUERY, TOP)
     trajectory = test.trajectories[QUERY].astype(np.float64)
-    fig, axes = new_figure(mode, 1, 1 + TOP, panel_size=(3.0, 3.2))
+    fig, axes = new_figure(mode, 1, 1 + TOP, panel_size=(3.0, 3.4))
+    # square (aspect-equal) panels: the "compressed" layout sizes the figure around them, so
+    # the suptitle sits above the panel titles instead of on top of them
+    fig.set_layout_engine("compressed")
     x, psi = potential_grid(test, QUERY, mode)
     draw_potential(axes[0, 0], x, psi, title=f"true potential (rank {rank})")
     draw_trajectory(axes[0, 0], trajectory)

@@ -73,6 +73,13 @@ def test_run_evaluates_all_three_losses():
         fine = entry["fine_tuning"]
         assert fine["n_fine_tune"] + fine["n_scored"] == n_test
         assert set(entry["label_to_image"]) == {1, 10, 100}
+        assert entry["calibration"]["accuracy"] == entry["accuracy"]
+        assert set(entry["calibration"]) == {"accuracy", "nll", "ece", "brier"}
+        # the collapse monitor recorded every epoch; its last record is the final evaluation
+        last = entry["history"][-1]["collapse"]
+        assert len(entry["history"]) == TINY.epochs
+        assert last["distinct_draws"] == entry["distinct_draws"]
+        assert last["ess_label"] == pytest.approx(entry["ess"][7], rel=1e-12)
     # synthetic digits are easy: the classifier loss learns them in two short epochs
     assert out["(2,0)"]["accuracy"] > 0.5
     # fine-tuning (G, F) on half the test set helps the model that never modelled v|u
@@ -80,6 +87,16 @@ def test_run_evaluates_all_three_losses():
         out["(0,2)"]["fine_tuning"]["accuracy_after"]
         > out["(0,2)"]["fine_tuning"]["accuracy_before"]
     )
+
+
+def test_collapse_stats_of_uniform_and_peaked_weights():
+    flat = mnist.collapse_stats(np.zeros((40, mnist.N_CLASSES)))
+    assert flat["ess_median"] == pytest.approx(40.0) and flat["ess_label"] == pytest.approx(40.0)
+    peaked = np.zeros((40, mnist.N_CLASSES))
+    peaked[3, 7] = 50.0  # one image carries all the weight of label 7 (e^-50 for the others)
+    out = mnist.collapse_stats(peaked)
+    assert out["ess_label"] == pytest.approx(1.0) and out["distinct_draws"] == 1
+    assert np.all(out["draws"] == 3) and out["ess_median"] == pytest.approx(40.0)
 
 
 def test_bad_arguments():

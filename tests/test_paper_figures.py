@@ -236,10 +236,28 @@ def _check_mnist_losses(n):
 
 
 def check_fig11(n):
+    """Calibration numbers under the paper's names, consistent with the reliability table; the
+    images shown follow the stated rule (most disputed first, then the median one)."""
     _check_mnist_losses(n)
-    for entry in n["losses"].values():
+    assert set(n["calibration"]) == {"(2,0)", "(0,2)", "(1,1)"} and n["ece_bins"] == 15
+    for name, entry in n["losses"].items():
         p = np.asarray(entry["probabilities_shown"])
         assert p.shape == (3, 10) and np.all(p >= 0) and np.allclose(p.sum(axis=1), 1.0)
+        m = n["calibration"][name]
+        assert set(m) == {"accuracy", "nll", "ece", "brier"}
+        assert m["accuracy"] == entry["accuracy"]
+        assert 0 <= m["ece"] <= 1 and 0 <= m["brier"] <= 2 and m["nll"] >= 0
+        # the ECE is the count-weighted gap of the reliability table
+        bins = entry["reliability"]
+        count = np.asarray(bins["count"], dtype=float)
+        filled = count > 0
+        acc = np.asarray(bins["accuracy"], dtype=float)  # null (empty bin) -> NaN
+        gap = np.abs(acc[filled] - np.asarray(bins["confidence"], dtype=float)[filled])
+        assert np.all(np.isnan(acc[~filled]))
+        assert np.isclose(np.sum(count[filled] * gap) / count.sum(), m["ece"], rtol=EXACT)
+    score = n["image_disagreement"]
+    assert score[0] >= score[1] >= score[2]
+    assert n["verdict"]
 
 
 def check_fig12(n):
@@ -250,6 +268,14 @@ def check_fig12(n):
         assert draws.shape == (16,) and np.all((0 <= draws) & (draws < n["n_candidates"]))
         assert entry["distinct_draws"] == np.unique(draws).size
         assert entry["ess_label"] == entry["ess"][7]
+    # the per-epoch record of the last epoch is the final evaluation (same model, same draws)
+    for name, curve in n["collapse_per_epoch"].items():
+        final = n["losses"][name]
+        assert curve["epoch"] == list(range(1, n["config"]["epochs"] + 1))
+        assert np.isclose(curve["ess_label"][-1], final["ess_label"], rtol=1e-9)
+        assert np.isclose(curve["ess_median"][-1], np.median(final["ess"]), rtol=1e-9)
+        assert curve["distinct_draws"][-1] == final["distinct_draws"]
+        assert np.isclose(curve["accuracy"][-1], final["accuracy"], rtol=1e-12)
 
 
 def check_fig13(n):
@@ -271,6 +297,12 @@ def check_fig14(n):
         if "/R@1/" in key:
             at5 = n["curves"][key.replace("/R@1/", "/R@5/")]
             assert all(a <= b for a, b in zip(values, at5, strict=True))
+    ref = n["physics_reference"]
+    assert ref["settings"] == {"noise": 1e-2, "every": 10, "n_velocities": 100}
+    for scope in ("full", "batch"):
+        for direction in ("c_to_t", "t_to_c"):
+            r = ref[scope][direction]
+            assert 0.0 <= r["R@1"] <= r["R@5"] <= 1.0
     for k in (1, 5):
         assert n["chance"][f"R@{k}"]["full"] == k / n["n_candidates"]["full"]
         assert n["chance"][f"R@{k}"]["batch"] == k / n["n_candidates"]["batch"]
@@ -327,6 +359,8 @@ def test_figure_script_writes_png_and_json_obeying_the_theory(number, tmp_path, 
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     data = json.loads(record.read_text())
     assert data["figure"] == number and data["stem"] == stem and data["mode"] == "tiny"
+    # no panel title is drawn under the figure title
+    assert data["layout"]["titles_under_suptitle"] == []
     assert data["title"].startswith(f"Figure {number}:")
     assert sorted(p.name for p in out.iterdir()) == sorted([png.name, record.name])
     if number not in CHECKS:
@@ -398,6 +432,20 @@ def test_helpers_reject_bad_input(tmp_path):
     fig, _ = _common.new_figure("tiny", 1, 1)
     with pytest.raises(gc.OptionError, match="figNN"):
         _common.save_figure(fig, tmp_path, "figure_one", "tiny", "t", {})
+
+
+def test_titles_under_suptitle_detects_an_overlap():
+    fig, axes = _common.new_figure("tiny", 1, 2)
+    fig.set_layout_engine(None)
+    axes[0, 0].set_title("left panel")
+    axes[0, 1].set_title("right panel")
+    fig.subplots_adjust(top=0.8)
+    fig.suptitle("a long figure title across both panels", y=0.82, va="bottom")
+    fig.canvas.draw()
+    assert _common.titles_under_suptitle(fig) == ["left panel", "right panel"]
+    fig.suptitle("a long figure title across both panels", y=0.99, va="top")
+    fig.canvas.draw()
+    assert _common.titles_under_suptitle(fig) == []
 
 
 def test_paths():
