@@ -25,7 +25,8 @@ cond (0, 2) x quadratic             the mirror image (swap beta and gamma)      
 cond (1, 1) x quadratic             :math:`\alpha=\beta=\gamma=
                                     \frac{\sigma(1+s)}{(3+s)(1-\sigma)}`,
                                     :math:`s = \sqrt{9 - 8\sigma}`                         new
-joint x quadratic                   :math:`\alpha=\beta=\gamma=\frac{\sigma}{2(1-\sigma)}`  new
+joint x quadratic                   :math:`\alpha=\beta=\gamma=
+                                    \frac{\sigma}{2(1-\sigma)}`                            new
 =================================  =====================================================  =======
 
 A rank constraint ``rank = r`` keeps the r pairs with the largest :math:`\sigma` (every pair's

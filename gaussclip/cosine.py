@@ -40,6 +40,7 @@ DEFAULT_MC_SEED = 20250530
 
 
 def check_temperature(temperature):
+    """``temperature`` as a positive finite float, else :class:`~gaussclip.OptionError`."""
     t = float(temperature)
     if not np.isfinite(t) or t <= 0.0:
         raise OptionError(f"`temperature` must be a positive finite number; got {temperature!r}.")
