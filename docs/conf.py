@@ -9,11 +9,12 @@ before Sphinx reads the sources. MathJax 3 comes from a PyPI wheel and is copied
 the pages render their mathematics from ``file://`` with no network.
 """
 
+import os
 import sys
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
-REPO = DOCS.parent
+REPO = Path(os.environ.get("GAUSSCLIP_DOCS_REPO") or DOCS.parent).resolve()
 sys.path.insert(0, str(DOCS / "_ext"))
 sys.path.insert(0, str(REPO))
 

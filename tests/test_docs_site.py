@@ -1,8 +1,9 @@
 """The documentation website, built once and opened in a real browser.
 
-The module fixture draws the figures in tiny mode into a temporary folder, builds the site with
-``sphinx-build -W --keep-going`` (what ``make docs`` runs) and visits every page from ``file://``
-in headless Debian Chromium driven by Playwright, recording what a reader's browser would see.
+The module fixture draws the figures in tiny mode into a temporary folder, builds the site from a
+copy of ``docs/`` there with ``sphinx-build -W --keep-going`` (what ``make docs`` runs) and
+visits every page from ``file://`` in headless Debian Chromium driven by Playwright, recording
+what a reader's browser would see.
 The tests then assert, for every page: it loads, no console errors, no failed local requests and
 no request leaving the machine (the site must work offline), every internal link and anchor
 resolves, every image decodes, mathematics is typeset by the bundled MathJax (no raw ``$...$``
@@ -13,6 +14,8 @@ Chromium comes from Debian's ``chromium`` package (``.ci/run`` and ``make test``
 running as root); the test skips only when it is absent and cannot be installed.
 """
 
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -92,8 +95,11 @@ def site(tmp_path_factory):
     if os.environ.get("GAUSSCLIP_DOCS_SITE"):
         return Path(os.environ["GAUSSCLIP_DOCS_SITE"]).resolve()
     tmp = tmp_path_factory.mktemp("docs_site")
+    # a copy of docs/, so the generated pages of this build leave the checkout's alone
+    source = tmp / "docs"
+    shutil.copytree(ROOT / "docs", source, ignore=shutil.ignore_patterns("_build", "_generated"))
     env = dict(os.environ, GAUSSCLIP_CACHE=str(tmp / "cache"), MPLBACKEND="Agg")
-    env["GAUSSCLIP_DOCS_FIGURES"] = str(tmp / "figures")
+    env.update(GAUSSCLIP_DOCS_FIGURES=str(tmp / "figures"), GAUSSCLIP_DOCS_REPO=str(ROOT))
     figures = [sys.executable, "-m", "paper_figures", "--tiny", "--jobs", "1"]
     run = subprocess.run(
         [*figures, "--out", str(tmp / "figures")], env=env, capture_output=True, text=True
@@ -103,7 +109,7 @@ def site(tmp_path_factory):
     start = time.perf_counter()
     sphinx = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-q"]
     build = subprocess.run(
-        [*sphinx, "-d", str(tmp / "doctrees"), str(ROOT / "docs"), str(html)],
+        [*sphinx, "-d", str(tmp / "doctrees"), str(source), str(html)],
         env=env,
         capture_output=True,
         text=True,
@@ -248,6 +254,28 @@ def test_search_finds_minimize(site, browser):
     hits = page.eval_on_selector_all("ul.search li a", "links => links.map(a => a.textContent)")
     page.close()
     assert any("minimize" in hit for hit in hits), hits
+
+
+def test_notebook_pages_show_static_figures_not_widgets(visits):
+    for stem in ("01_tilting", "05_joint_vs_conditional"):
+        facts = visits[f"_generated/notebooks/{stem}.html"]
+        assert len(facts["images"]) >= 2 and "interactive(children" not in facts["prose"]
+
+
+def test_landing_page_example_runs_and_prints_its_comments():
+    text = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    code = re.findall(r"```python\n(.*?)```", text, flags=re.S)[0]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "docs/index.md", "exec"), {})
+    printed = out.getvalue().splitlines()
+    claimed = [line.split("#", 1)[1] for line in code.splitlines() if "print(" in line]
+    assert len(printed) == len(claimed)
+    for shown, comment in zip(printed, claimed, strict=True):
+        # each comment starts with the rounded values the line prints
+        numbers = [float(x) for x in re.findall(r"-?\d+\.\d+", shown)]
+        expected = [float(x) for x in re.findall(r"-?\d+\.\d+", comment.split(":")[0])]
+        assert numbers[: len(expected)] == pytest.approx(expected, abs=1e-3), (shown, comment)
 
 
 def test_screenshots_are_written(visits):

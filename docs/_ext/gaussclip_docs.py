@@ -13,8 +13,9 @@
   docstrings, which live outside ``docs/``.
 
 The figure folder is ``$GAUSSCLIP_DOCS_FIGURES`` when set, else ``figures/`` at the repository
-root. After the build the MathJax 3 ``es5`` files of the ``django-static-mathjax`` wheel are
-copied into ``_static/mathjax/`` so the site typesets offline.
+root (``$GAUSSCLIP_DOCS_REPO`` when set, else the parent of ``docs/``). After the build the
+MathJax 3 ``es5`` files of the ``django-static-mathjax`` wheel are copied into
+``_static/mathjax/`` so the site typesets offline.
 """
 
 import ast
@@ -27,7 +28,9 @@ import shutil
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[1]
-REPO = DOCS.parent
+#: The repository the pages describe; ``$GAUSSCLIP_DOCS_REPO`` lets a copy of ``docs/`` elsewhere
+#: (the browser test builds one in a temporary folder) document this checkout.
+REPO = Path(os.environ.get("GAUSSCLIP_DOCS_REPO") or DOCS.parent).resolve()
 GENERATED = DOCS / "_generated"
 FIGURES_ENV = "GAUSSCLIP_DOCS_FIGURES"
 
