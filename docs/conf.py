@@ -43,7 +43,6 @@ templates_path = []
 autosummary_generate = False  # tables only: every object is documented on its module's page
 autodoc_default_options = {"members": True, "member-order": "bysource", "show-inheritance": True}
 autodoc_typehints = "none"  # the numpydoc Parameters sections carry the types
-autodoc_preserve_defaults = True
 add_module_names = False
 numpydoc_show_class_members = False  # members are documented by autodoc on the same page
 numpydoc_class_members_toctree = False
@@ -80,7 +79,12 @@ html_theme_options = {
     "secondary_sidebar_items": ["page-toc"],
     "icon_links": [],
 }
-html_sidebars = {"index": [], "search": []}
+# Pages without children get no (empty) section navigation.
+html_sidebars = {
+    page: []
+    for page in ("index", "search", "derivations", "ERRATA", "architecture", "_generated/checks")
+}
+html_sidebars["_generated/pages/*"] = []
 # The theme reads the light/dark mode from this (an empty value is a console error).
 html_context = {"default_mode": "auto"}
 

@@ -184,7 +184,10 @@ def generate_api():
     ]
     documented = set()
     for title, modules in groups:
-        index += [rst_heading(title, "-"), ".. toctree::", "   :maxdepth: 1", ""]
+        title = re.sub(r"`([^`]+)`", r"``\1``", title)  # Markdown code to reST literals
+        index += [rst_heading(title, "-"), ".. autosummary::", ""]
+        index += [f"   {name}" for name in modules]
+        index += ["", ".. toctree::", "   :hidden:", ""]
         for name in modules:
             write(out / f"{name}.rst", module_page(name))
             index.append(f"   {name}")
@@ -209,6 +212,13 @@ def flatten(value, prefix=""):
         for key, item in value.items():
             rows += flatten(item, f"{prefix}.{key}" if prefix else str(key))
         return rows
+    if isinstance(value, list) and any(isinstance(item, (dict, list)) for item in value):
+        if not all(isinstance(x, (int, float)) for x in leaves(value)):
+            # records (e.g. one dictionary per sweep point): one row per field and index
+            rows = []
+            for index, item in enumerate(value):
+                rows += flatten(item, f"{prefix}[{index}]")
+            return rows
     return [(prefix, value)]
 
 
@@ -231,6 +241,9 @@ def shape_of(value):
 
 
 def leaves(value):
+    """The scalars of nested lists and dictionaries."""
+    if isinstance(value, dict):
+        value = list(value.values())
     if isinstance(value, list):
         for item in value:
             yield from leaves(item)
