@@ -1,96 +1,56 @@
-"""Input checks used once, at the public edge of each function ("checked wrapper, unchecked
-kernel"). Each raises a :mod:`gaussclip.errors` error whose message names the argument."""
-
-import numbers
+"""Single-value checks for the places a constraint table does not fit (a dataclass's
+``__post_init__``, a value derived inside a function). Each is a thin call of a constraint of
+:mod:`gaussclip._validation`, so every check in the package raises the same error classes with the
+same messages."""
 
 import numpy as np
 
-from .errors import OptionError, RankError, ShapeError
-
-
-def _describe(x):
-    x = np.asarray(x)
-    return f"an array of shape {x.shape} and dtype {x.dtype}"
+from ._validation import Array, Choice, InstanceOf, Integer, fail
+from .errors import DomainError, OptionError, ShapeError
 
 
 def finite_array(value, name, *, ndim=None, shape=None):
-    """Return ``value`` as a float64 array after checking dimensions, shape and finiteness.
-
-    ``shape`` may hold ``None`` for a free axis.
-    """
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ShapeError(
-            f"`{name}` must be a real array; got {type(value).__name__} ({exc})."
-        ) from None
-    if ndim is not None and array.ndim != ndim:
-        raise ShapeError(f"`{name}` must have {ndim} dimension(s); got {_describe(array)}.")
-    if shape is not None:
-        if array.ndim != len(shape) or any(
-            want is not None and want != got for want, got in zip(shape, array.shape, strict=True)
-        ):
-            expected = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
-            raise ShapeError(f"`{name}` must have shape {expected}; got {_describe(array)}.")
-    if not np.all(np.isfinite(array)):
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-        raise ShapeError(
-            f"`{name}` must be finite; got {bad} NaN/inf entr{'y' if bad == 1 else 'ies'}."
-        )
-    return array
+    """``value`` as a finite float64 array; ``shape`` may hold ``None`` for a free axis."""
+    return Array(ndim=ndim, shape=shape, nonempty=False)(value, name)
 
 
 def square_matrix(value, name):
-    """A finite float64 square matrix."""
-    array = finite_array(value, name, ndim=2)
-    if array.shape[0] != array.shape[1] or array.shape[0] == 0:
-        raise ShapeError(f"`{name}` must be a non-empty square matrix; got {_describe(array)}.")
+    """A finite, non-empty float64 square matrix."""
+    array = Array(ndim=2)(value, name)
+    if array.shape[0] != array.shape[1]:
+        fail(ShapeError, name, "a non-empty square matrix", array)
     return array
 
 
 def choice(value, name, options):
-    """Check that ``value`` is one of ``options`` (strings)."""
-    if value not in options:
-        listed = ", ".join(repr(o) for o in options)
-        raise OptionError(f"`{name}` must be one of {listed}; got {value!r}.")
-    return value
+    """``value`` if it is one of ``options``."""
+    return Choice(tuple(options))(value, name)
 
 
-def integer(value, name, low, high, hint=""):
-    """An ``int`` in ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise RankError(f"`{name}` must be an integer in [{low}, {high}]; got {value!r}.")
-    if not low <= value <= high:
-        raise RankError(f"`{name}` must be in [{low}, {high}]{hint}; got {value}.")
-    return int(value)
+def integer(value, name, low, high, hint="", error=DomainError, fix=""):
+    """An ``int`` in ``[low, high]``; ``error`` is raised when out of range (pass
+    :class:`~gaussclip.errors.RankError` for ranks and block sizes). ``hint`` says what the range
+    depends on ("for a 3x3 `cov`"), ``fix`` what to do."""
+    return Integer(low, high, error=error, context=hint.strip(), hint=fix)(value, name)
 
 
 def weights_pair(weights, name="weights"):
     """``(lambda_u, lambda_v)``: two finite non-negative numbers, not both zero."""
+    expected = "a pair (lambda_u, lambda_v) of finite non-negative numbers, not both zero"
+    if isinstance(weights, str | bytes) or weights is None:
+        fail(OptionError, name, expected, weights, "E.g. (1, 1) for CLIP, (2, 0) for u|v only.")
     try:
-        lam = np.asarray(weights, dtype=np.float64)
+        lam = np.asarray(weights)
     except (TypeError, ValueError):
-        raise OptionError(
-            f"`{name}` must be a pair (lambda_u, lambda_v) of non-negative numbers; "
-            f"got {weights!r}."
-        ) from None
-    if lam.shape != (2,) or not np.all(np.isfinite(lam)):
-        raise OptionError(
-            f"`{name}` must be a pair (lambda_u, lambda_v) of finite numbers; got {weights!r}."
-        )
+        fail(OptionError, name, expected, weights)
+    if lam.shape != (2,) or lam.dtype.kind not in "iuf" or not np.all(np.isfinite(lam)):
+        fail(OptionError, name, expected, weights, "E.g. (1, 1) for CLIP, (2, 0) for u|v only.")
+    lam = lam.astype(np.float64)
     if np.any(lam < 0) or not np.any(lam > 0):
-        raise OptionError(
-            f"`{name}` must be non-negative and not both zero (e.g. (1, 1) for CLIP, (2, 0) to "
-            f"match u|v only); got {tuple(lam.tolist())}."
-        )
+        fail(OptionError, name, expected, tuple(lam.tolist()), "E.g. (1, 1) for CLIP.")
     return float(lam[0]), float(lam[1])
 
 
 def generator(rng, name="rng"):
     """A :class:`numpy.random.Generator`; global random state is never used."""
-    if not isinstance(rng, np.random.Generator):
-        raise OptionError(
-            f"`{name}` must be a numpy.random.Generator (e.g. np.random.default_rng(0)); "
-            f"got {type(rng).__name__}."
-        )
-    return rng
+    return InstanceOf((np.random.Generator,), hint="Pass e.g. np.random.default_rng(0).")(rng, name)

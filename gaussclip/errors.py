@@ -11,11 +11,12 @@ class GaussclipError(ValueError):
 
 
 class ShapeError(GaussclipError):
-    """An array has the wrong number of dimensions or the wrong size."""
+    """An array has the wrong number of dimensions, the wrong size, or no entries."""
 
 
 class CovarianceError(GaussclipError):
-    """A covariance is non-finite, non-symmetric, indefinite or singular."""
+    """A covariance is non-symmetric, indefinite or singular (non-finite entries are a
+    :class:`DomainError`, as for every array)."""
 
 
 class RankError(GaussclipError):
@@ -27,8 +28,9 @@ class OptionError(GaussclipError):
 
 
 class DomainError(GaussclipError):
-    """Parameters for which the requested model or loss does not exist (e.g. a tilted density
-    that cannot be normalized)."""
+    """A value outside its domain: NaN or inf entries, a number out of range (a temperature <= 0,
+    a count < 1), or parameters for which the requested model or loss does not exist (e.g. a
+    tilted density that cannot be normalized)."""
 
 
 class ArgumentTypeError(GaussclipError, TypeError):

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.linalg
 
 from ._checks import choice, finite_array, generator, integer
-from .errors import ArgumentTypeError, CovarianceError, ShapeError
+from .errors import ArgumentTypeError, CovarianceError, RankError, ShapeError
 from .linalg import SPD, column_signs, spd_cutoff, symmetric_matrix
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -258,7 +258,12 @@ class JointGaussian:
                 f"`cov` must be at least 2x2 (u and v each need a dimension); got {cov.shape}."
             )
         n_u = integer(
-            n_u, "n_u", 1, dim - 1, hint=f" for a {dim}x{dim} `cov` (n_v = {dim} - n_u >= 1)"
+            n_u,
+            "n_u",
+            1,
+            dim - 1,
+            hint=f" for a {dim}x{dim} `cov` (n_v = {dim} - n_u >= 1)",
+            error=RankError,
         )
         mean = np.zeros(dim) if mean is None else finite_array(mean, "mean", shape=(dim,))
         spd_u = SPD.from_symmetric(cov[:n_u, :n_u], "cov[:n_u, :n_u] (the block C_uu)")

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.linalg
 
 from ._checks import finite_array, integer, square_matrix
-from .errors import CovarianceError
+from .errors import CovarianceError, RankError
 
 #: Eigenvalues below ``SPD_CUTOFF_FACTOR * eps * max|lambda|`` count as zero. This is SciPy's
 #: default for float64 in ``scipy.stats._multivariate._PSD``: it accepts condition numbers up to
@@ -210,7 +210,7 @@ def low_rank(matrix, rank):
            [0., 0., 0.]])
     """
     matrix = finite_array(matrix, "matrix", ndim=2)
-    rank = integer(rank, "rank", 0, min(matrix.shape))
+    rank = integer(rank, "rank", 0, min(matrix.shape), error=RankError)
     u, s, vt = scipy.linalg.svd(matrix, full_matrices=False, check_finite=False)
     u, v = flip_signs(u, vt.T)
     return (u[:, :rank] * s[:rank]) @ v[:, :rank].T

@@ -18,7 +18,7 @@ import numpy as np
 from ._checks import choice, integer
 from .closed_forms import has_closed_form, pair_objective, pair_solution, weight_pattern
 from .cosine import CosineTiltedModel, check_temperature
-from .errors import OptionError
+from .errors import OptionError, RankError
 from .gaussian import _readonly, check_joint
 from .numerical import Certificate, minimize_numerically
 from .objectives import LOSSES, loss_weights
@@ -192,7 +192,9 @@ def minimize(
             "rank",
             1,
             k,
-            hint=f" for n_u={mu.n_u}, n_v={mu.n_v} (at most min(n_u, n_v)). Reduce `rank`",
+            hint=f"for n_u={mu.n_u}, n_v={mu.n_v} (at most min(n_u, n_v))",
+            error=RankError,
+            fix="Reduce `rank`.",
         )
     closed = has_closed_form(loss, tilting, weights)
     if method == "closed-form" and not closed:

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from . import losses
 from ._checks import choice, finite_array, integer, weights_pair
-from .errors import GaussclipError, OptionError, ShapeError
+from .errors import GaussclipError, OptionError, RankError, ShapeError
 from .io import atomic_save_npz
 from .nn import linear
 
@@ -580,7 +580,7 @@ def fit_linear_encoders(
         raise OptionError(f"`dtype` must be float32 or float64; got {dtype}.")
     if len(u) != len(v):
         raise ShapeError(f"`u` and `v` must have the same number of rows; got {len(u)}, {len(v)}.")
-    n_e = integer(n_e, "n_e", 1, 10**6)
+    n_e = integer(n_e, "n_e", 1, 10**6, error=RankError)
     config = TrainConfig(
         epochs=epochs,
         batch_size=batch_size,

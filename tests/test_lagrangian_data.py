@@ -10,7 +10,7 @@ from scipy.integrate import solve_ivp
 
 from gaussclip.data import lagrangian as lag
 from gaussclip.data._cache import CacheWarning
-from gaussclip.errors import ShapeError
+from gaussclip.errors import DomainError, ShapeError
 
 KV = lag.wavevectors()
 FREQS = lag.frequencies(KV)
@@ -328,7 +328,7 @@ def test_bad_inputs_raise_clear_errors():
         lag.velocity(np.zeros((2, 2)), 0.0, lag.to_real(c), FREQS, KV)
     with pytest.raises(ShapeError, match="one potential per position"):
         lag.velocity(np.zeros((3, 2)), 0.0, c, FREQS, KV)
-    with pytest.raises(ShapeError, match="finite"):
+    with pytest.raises(DomainError, match="finite"):
         lag.velocity(np.full((2, 2), np.nan), 0.0, c, FREQS, KV)
     with pytest.raises(ShapeError, match="x0"):
         lag.trajectories(c, FREQS, KV, x0=np.zeros(3), T=0.001)

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import orthogonal, spd_from_spectrum
 
-from gaussclip import SPD, CovarianceError, ShapeError, h, low_rank
+from gaussclip import SPD, CovarianceError, DomainError, ShapeError, h, low_rank
 from gaussclip.linalg import flip_signs
 
 #: Relative accuracy of eigh-based functions of a matrix with condition number kappa is about
@@ -37,7 +37,7 @@ def test_spd_rejects_bad_matrices_with_named_messages():
         SPD([[1.0, 2.0], [2.0, 1.0]], "cov")
     with pytest.raises(CovarianceError, match="singular"):
         SPD([[1.0, 1.0], [1.0, 1.0]], "cov")
-    with pytest.raises(ShapeError, match="finite"):
+    with pytest.raises(DomainError, match="finite"):
         SPD([[1.0, np.nan], [np.nan, 1.0]], "cov")
     with pytest.raises(ShapeError, match="square"):
         SPD(np.ones((2, 3)), "cov")

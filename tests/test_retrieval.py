@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gaussclip import retrieval
-from gaussclip.errors import OptionError, RankError
+from gaussclip.errors import ArgumentTypeError, DomainError
 from gaussclip.train import TrainConfig
 
 
@@ -70,7 +70,7 @@ def test_retrieve_top_k_and_theorem_4_2_mode():
     # ties keep index order, also across the partition threshold
     tied = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
     assert retrieval.retrieve([[1.0, 0.0]], tied, 2).tolist() == [[0, 1]]
-    with pytest.raises(RankError, match="number of candidates"):
+    with pytest.raises(DomainError, match="number of candidates"):
         retrieval.retrieve(queries, items, 31)
 
 
@@ -116,7 +116,7 @@ def test_sampling_frequencies_match_weights():
     assert np.array_equal(first, second)
     no_repeat = retrieval.sample_conditional(query, items, 5, rng, replace=False)
     assert sorted(no_repeat.tolist()) == [0, 1, 2, 3, 4]
-    with pytest.raises(OptionError, match="Generator"):
+    with pytest.raises(ArgumentTypeError, match="Generator"):
         retrieval.sample_conditional(query, items, 3, 0)
-    with pytest.raises(RankError, match="without replacement"):
+    with pytest.raises(DomainError, match="without replacement"):
         retrieval.sample_conditional(query, items, 6, rng, replace=False)

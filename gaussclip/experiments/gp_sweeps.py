@@ -29,7 +29,7 @@ import numpy as np
 
 from .._checks import integer
 from ..data import gp
-from ..errors import OptionError
+from ..errors import OptionError, RankError
 from ..gaussian import JointGaussian
 from ..minimizers import minimize
 from ..summaries import conditional_mean_error, conditional_mean_errors
@@ -52,7 +52,7 @@ class RunConfig:
     seed: int = 0  # seeds the training pairs, the evaluation draws and the optimizer
 
     def __post_init__(self):
-        integer(self.n_e, "n_e", 1, 10**4)
+        integer(self.n_e, "n_e", 1, 10**4, error=RankError)
         integer(self.n_samples, "n_samples", 2, 10**8)
         integer(self.batch_size, "batch_size", 2, self.n_samples, hint=" (at most n_samples)")
         integer(self.n_eval, "n_eval", 1, 10**8)

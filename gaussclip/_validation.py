@@ -1,0 +1,420 @@
+"""Declarative argument validation: one table of constraints per public function.
+
+A public function states what each argument must be, once, as a table::
+
+    @validate_params(
+        temperature=Real(low=0.0, low_open=True),
+        ks=IntegerTuple(low=1),
+        rng=Seed(),
+    )
+    def recall_at_k(z_u, z_v, ks=(1, 5, 10), *, temperature=1.0, rng=None): ...
+
+At call time the decorator binds the arguments, checks each one against its constraint and passes
+the *converted* value on (a float, an int, a float64 array, a ``numpy.random.Generator``), so the
+body works with clean values and never re-checks. Every constraint raises the
+:class:`~gaussclip.errors.GaussclipError` subclass that matches the fault:
+
+=====================  ==========================================================================
+fault                  error
+=====================  ==========================================================================
+wrong kind of value    :class:`~gaussclip.errors.ArgumentTypeError` (a string, ``None``, a bool
+                       where a number is expected, a complex array where a real one is)
+wrong shape or empty   :class:`~gaussclip.errors.ShapeError`
+NaN / inf, or outside  :class:`~gaussclip.errors.DomainError` (a negative temperature, a weight
+the domain             of -1, a value that overflows float64)
+unknown option         :class:`~gaussclip.errors.OptionError`
+rank / size too large  :class:`~gaussclip.errors.RankError` (only for embedding ranks and block
+                       sizes: pass ``error=RankError``)
+=====================  ==========================================================================
+
+and the message names the argument, what was expected and what was received (scikit-learn's
+``_param_validation`` follows the same idea). The table is kept on the wrapped function as
+``fn.constraints`` so tests and documentation can read it.
+"""
+
+import functools
+import inspect
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ArgumentTypeError, DomainError, OptionError, ShapeError
+
+__all__ = [
+    "AnyOf",
+    "Array",
+    "Choice",
+    "Constraint",
+    "InstanceOf",
+    "Integer",
+    "IntegerTuple",
+    "Optional",
+    "Real",
+    "Seed",
+    "check",
+    "validate_params",
+]
+
+
+def received(value):
+    """A short description of ``value`` for an error message."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, bool | numbers.Number | str) or value is None:
+        return f"{value!r} ({type(value).__name__})"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def fail(error, name, expected, value, hint=""):
+    """Raise ``error`` with the standard message: argument, expectation, what came, the fix."""
+    message = f"`{name}` must be {expected}; got {received(value)}."
+    if hint:
+        message += f" {hint}"
+    raise error(message)
+
+
+class Constraint:
+    """Base class: ``constraint(value, name)`` returns the converted value or raises."""
+
+    def __call__(self, value, name):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self):
+        """What a valid value is, as the phrase after "must be"."""
+        raise NotImplementedError
+
+
+def _bound_text(low, high, low_open=False, high_open=False):
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return ""
+
+
+@dataclass(frozen=True)
+class Real(Constraint):
+    """A finite real number (not a bool, not complex) in an interval; returns ``float``."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    hint: str = ""
+
+    def describe(self):
+        bounds = _bound_text(self.low, self.high, self.low_open, self.high_open)
+        return "a finite real number" + (f" {bounds}" if bounds else "")
+
+    def __call__(self, value, name):
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+            if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+                value = value.item()
+            else:
+                fail(ArgumentTypeError, name, self.describe(), value, self.hint)
+        number = float(value)
+        if not np.isfinite(number):
+            fail(DomainError, name, self.describe(), value, self.hint)
+        below = self.low is not None and (
+            number <= self.low if self.low_open else number < self.low
+        )
+        above = self.high is not None and (
+            number >= self.high if self.high_open else number > self.high
+        )
+        if below or above:
+            fail(DomainError, name, self.describe(), value, self.hint)
+        return number
+
+
+@dataclass(frozen=True)
+class Integer(Constraint):
+    """An integer (Python or NumPy, not a bool, not a float) in ``[low, high]``; returns ``int``.
+
+    ``error`` is the class raised when the value is out of range: :class:`DomainError` by default,
+    :class:`~gaussclip.errors.RankError` for embedding ranks and block sizes.
+    """
+
+    low: int | None = None
+    high: int | None = None
+    error: type = DomainError
+    context: str = ""
+    hint: str = ""
+
+    def describe(self):
+        bounds = _bound_text(self.low, self.high)
+        text = "an integer" + (f" {bounds}" if bounds else "")
+        return f"{text} {self.context}" if self.context else text
+
+    def __call__(self, value, name):
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+            fail(ArgumentTypeError, name, self.describe(), value, self.hint)
+        number = int(value)
+        if (self.low is not None and number < self.low) or (
+            self.high is not None and number > self.high
+        ):
+            fail(self.error, name, self.describe(), value, self.hint)
+        return number
+
+
+@dataclass(frozen=True)
+class IntegerTuple(Constraint):
+    """A non-empty sequence of integers in ``[low, high]``; returns a ``tuple`` of ``int``."""
+
+    low: int | None = None
+    high: int | None = None
+
+    def describe(self):
+        bounds = _bound_text(self.low, self.high)
+        return "a non-empty sequence of integers" + (f" {bounds}" if bounds else "")
+
+    def __call__(self, value, name):
+        if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+            fail(ArgumentTypeError, name, self.describe(), value)
+        items = tuple(value)
+        if not items:
+            fail(ShapeError, name, self.describe(), value)
+        element = Integer(self.low, self.high)
+        return tuple(element(item, f"{name}[{i}]") for i, item in enumerate(items))
+
+
+@dataclass(frozen=True)
+class Choice(Constraint):
+    """One of a fixed set of options (compared with ``==``); returns the value."""
+
+    options: tuple
+
+    def describe(self):
+        return "one of " + ", ".join(repr(o) for o in self.options)
+
+    def __call__(self, value, name):
+        try:
+            known = value in self.options
+        except TypeError:  # unhashable or incomparable values are simply not options
+            known = False
+        if not known:
+            fail(OptionError, name, self.describe(), value)
+        return value
+
+
+@dataclass(frozen=True)
+class InstanceOf(Constraint):
+    """An instance of one of ``types``; returns the value."""
+
+    types: tuple
+    hint: str = ""
+
+    def describe(self):
+        names = " or ".join(t.__name__ for t in self.types)
+        return f"a {names}"
+
+    def __call__(self, value, name):
+        if not isinstance(value, self.types):
+            fail(ArgumentTypeError, name, self.describe(), value, self.hint)
+        return value
+
+
+@dataclass(frozen=True)
+class Optional(Constraint):
+    """``None`` or a value satisfying ``inner``."""
+
+    inner: Constraint
+
+    def describe(self):
+        return f"None or {self.inner.describe()}"
+
+    def __call__(self, value, name):
+        return None if value is None else self.inner(value, name)
+
+
+@dataclass(frozen=True)
+class AnyOf(Constraint):
+    """The first of ``constraints`` that accepts the value. When none does, a value of a kind some
+    constraint knows gets that constraint's error (a number out of range says so); otherwise an
+    :class:`~gaussclip.errors.ArgumentTypeError` lists every kind accepted."""
+
+    constraints: tuple
+
+    def describe(self):
+        return " or ".join(c.describe() for c in self.constraints)
+
+    def __call__(self, value, name):
+        specific = None
+        for constraint in self.constraints:
+            try:
+                return constraint(value, name)
+            except ArgumentTypeError:
+                continue
+            except DomainError as exc:
+                specific = specific or exc
+            except (ShapeError, OptionError) as exc:
+                specific = specific or exc
+        if specific is not None:
+            raise specific
+        fail(ArgumentTypeError, name, self.describe(), value)
+
+
+_REAL_KINDS = "biuf"
+
+
+@dataclass(frozen=True)
+class Array(Constraint):
+    """A real, finite array converted to float64.
+
+    Parameters
+    ----------
+    ndim : int, optional
+        Required number of dimensions.
+    shape : tuple, optional
+        Required shape; ``None`` entries are free axes.
+    nonempty : bool
+        Refuse arrays with no entries.
+    finite : bool
+        Refuse NaN and inf entries.
+    max_abs : float, optional
+        Refuse entries larger than this in absolute value (e.g. to keep products from overflowing).
+    """
+
+    ndim: int | None = None
+    shape: tuple | None = None
+    nonempty: bool = True
+    finite: bool = True
+    max_abs: float | None = None
+    hint: str = ""
+
+    def describe(self):
+        what = "a real array"
+        if self.shape is not None:
+            what += " of shape (" + ", ".join("any" if s is None else str(s) for s in self.shape)
+            what += ",)" if len(self.shape) == 1 else ")"
+        elif self.ndim is not None:
+            what += f" with {self.ndim} dimension{'s' if self.ndim != 1 else ''}"
+        return what
+
+    def __call__(self, value, name):
+        if value is None or isinstance(value, str | bytes):
+            fail(ArgumentTypeError, name, self.describe(), value, self.hint)
+        try:
+            raw = np.asarray(value)
+        except (TypeError, ValueError):  # ragged nested sequences
+            fail(ShapeError, name, self.describe() + " (not ragged)", value, self.hint)
+        if raw.dtype.kind == "c":
+            fail(
+                ArgumentTypeError,
+                name,
+                self.describe(),
+                raw,
+                "Complex values are not supported: pass the real part explicitly if that is "
+                "what you mean.",
+            )
+        if raw.dtype.kind not in _REAL_KINDS:
+            try:
+                raw = raw.astype(np.float64)
+            except (TypeError, ValueError):
+                fail(ArgumentTypeError, name, self.describe(), raw, self.hint)
+        array = np.asarray(raw, dtype=np.float64)
+        if self.ndim is not None and array.ndim != self.ndim:
+            fail(ShapeError, name, self.describe(), array, self.hint)
+        if self.shape is not None and (
+            array.ndim != len(self.shape)
+            or any(w is not None and w != g for w, g in zip(self.shape, array.shape, strict=True))
+        ):
+            fail(ShapeError, name, self.describe(), array, self.hint)
+        if self.nonempty and array.size == 0:
+            fail(ShapeError, name, self.describe() + " with at least one entry", array, self.hint)
+        if self.finite and not np.all(np.isfinite(array)):
+            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+            fail(
+                DomainError,
+                name,
+                self.describe() + " with finite entries",
+                array,
+                f"It has {bad} NaN/inf entr{'y' if bad == 1 else 'ies'}.",
+            )
+        if self.max_abs is not None and array.size and np.max(np.abs(array)) > self.max_abs:
+            fail(
+                DomainError,
+                name,
+                self.describe() + f" with entries of magnitude <= {self.max_abs:g}",
+                array,
+                self.hint or "Rescale it.",
+            )
+        return array
+
+
+@dataclass(frozen=True)
+class Seed(Constraint):
+    """A :class:`numpy.random.Generator`, or a non-negative integer seed for one; returns a
+    ``Generator``. With ``allow_none=True``, ``None`` passes through unchanged (the function then
+    documents what it does without a seed)."""
+
+    allow_none: bool = False
+
+    def describe(self):
+        text = "a numpy.random.Generator or an integer seed >= 0"
+        return ("None or " + text) if self.allow_none else text
+
+    def __call__(self, value, name):
+        if value is None and self.allow_none:
+            return None
+        if isinstance(value, np.random.Generator):
+            return value
+        if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+            fail(ArgumentTypeError, name, self.describe(), value, "e.g. np.random.default_rng(0).")
+        if value < 0:
+            fail(DomainError, name, self.describe(), value)
+        return np.random.default_rng(int(value))
+
+
+def check(value, name, constraint):
+    """Check one value against one constraint (for the few places a decorator does not fit)."""
+    return constraint(value, name)
+
+
+def validate_params(table=None, /, **constraints):
+    """Decorate a function with its table of parameter constraints.
+
+    Parameters
+    ----------
+    table : dict, optional
+        ``{parameter name: Constraint}``; keyword arguments are merged into it.
+
+    Returns
+    -------
+    decorator
+        The wrapped function checks and converts its arguments, then calls the original with the
+        converted values. ``wrapped.constraints`` is the table.
+    """
+    table = dict(table or {}, **constraints)
+
+    def decorate(function):
+        signature = inspect.signature(function)
+        unknown = set(table) - set(signature.parameters)
+        if unknown:
+            raise TypeError(f"{function.__qualname__} has no parameters {sorted(unknown)}")
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise ArgumentTypeError(f"{function.__qualname__}(): {exc}") from None
+            arguments = bound.arguments
+            for name, constraint in table.items():
+                if name in arguments:
+                    arguments[name] = constraint(arguments[name], name)
+                else:
+                    default = signature.parameters[name].default
+                    if default is not inspect.Parameter.empty:
+                        arguments[name] = constraint(default, name)
+            return function(*bound.args, **bound.kwargs)
+
+        wrapper.constraints = table
+        return wrapper
+
+    return decorate
