@@ -50,14 +50,20 @@ def figures_dir():
     return Path(os.environ.get(FIGURES_ENV) or REPO / "figures").resolve()
 
 
+#: Files written by this build; anything else under ``_generated/`` is stale and removed.
+WRITTEN = set()
+
+
 def write(path, text):
     """Write ``text`` to ``path`` unless it holds it already (keeps rebuilds incremental)."""
+    WRITTEN.add(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
 
 
 def copy(source, target):
+    WRITTEN.add(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.exists() or target.read_bytes() != source.read_bytes():
         shutil.copyfile(source, target)
@@ -341,6 +347,14 @@ def generate_figures():
             write(out / f"{stem}.md", page)
             index.append(stem)
         index += ["```", ""]
+        missing = [str(n) for n in numbers if n not in records]
+        if missing:
+            index += [
+                f"Not in `{folder.name}/` when this site was built: figure(s) "
+                f"{', '.join(missing)} (`python -m paper_figures --quick --only "
+                f"{' '.join(missing)}` draws them).",
+                "",
+            ]
     write(out / "index.md", "\n".join(index))
 
 
@@ -396,11 +410,16 @@ def generate_pages():
 
 
 def generate(app):
+    WRITTEN.clear()
     generate_api()
     generate_figures()
     generate_checks()
     generate_notebooks()
     generate_pages()
+    # e.g. the page of a figure no longer in the figure folder
+    for path in GENERATED.rglob("*"):
+        if path.is_file() and path not in WRITTEN:
+            path.unlink()
 
 
 def mathjax_source():
