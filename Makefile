@@ -42,7 +42,8 @@ export GAUSSCLIP_DOCS_FIGURES
 docs: $(STAMP)
 	@if ! ls $(GAUSSCLIP_DOCS_FIGURES)/fig*.json >/dev/null 2>&1; then \
 		$(PY) -m paper_figures --quick --out $(GAUSSCLIP_DOCS_FIGURES); fi
-	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
+	rm -rf docs/_build/html  # no stale pages; the doctrees keep the rebuild incremental
+	$(PY) -m sphinx -b html -W --keep-going -q -d docs/_build/doctrees docs docs/_build/html
 	@echo "site: docs/_build/html/index.html"
 
 lint: $(STAMP)
