@@ -80,6 +80,7 @@ def _bench(args):
 
 
 def build_parser():
+    """The ``argparse`` parser of the ``gaussclip`` command and its subcommands."""
     parser = argparse.ArgumentParser(prog="gaussclip", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -124,6 +125,7 @@ def build_parser():
 
 
 def main(argv=None):
+    """Run ``gaussclip`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["figures"]:
         # argparse.REMAINDER does not capture options that come first (`figures --quick`), so

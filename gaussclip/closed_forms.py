@@ -28,7 +28,8 @@ cond (1, 1) x quadratic             :math:`\alpha=\beta=\gamma=
 cond (any other) x quadratic        :math:`\alpha^2 = \beta\gamma` on an explicit curve
                                     :math:`(\beta(z), \gamma(z))`; one scalar root
                                     :math:`\sigma(z) = \sigma` (bracketed)                 new
-joint x quadratic                   :math:`\alpha=\beta=\gamma=\frac{\sigma}{2(1-\sigma)}`  new
+joint x quadratic                   :math:`\alpha=\beta=\gamma=
+                                    \frac{\sigma}{2(1-\sigma)}`                            new
 =================================  =====================================================  =======
 
 A rank constraint ``rank = r`` keeps the r pairs with the largest :math:`\sigma` (every pair's

@@ -127,6 +127,7 @@ def cache_dir(*parts, create=True):
 
 
 def sha256_bytes(data):
+    """The sha256 hex digest of ``data`` (bytes)."""
     return hashlib.sha256(data).hexdigest()
 
 

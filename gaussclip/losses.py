@@ -11,15 +11,15 @@ Weights follow DESIGN.md and Optimization Problems 3.4/3.13: :math:`\lambda_u` w
 u|v term and :math:`\lambda_v` the v|u term; (1, 1) is CLIP, (2, 0) matches u|v only and (0, 2)
 matches v|u only.
 
-=====================  ==================================================================
-:func:`clip_loss`      :math:`L^N_{clip}` (eqs. 7-8), via log-softmax
-:func:`cond_loss`      :math:`L^N_{cond}(\lambda_u, \lambda_v)` (eq. 12, Opt. 3.13); with
-                       weights (1, 1), :math:`L^N_{clip} = L^N_{cond} + \log N` (Thm 2.8)
-:func:`joint_loss`     :math:`L^N_{joint}` (Opt. 3.7) from positive and negative scores
-:func:`cond_mmd_loss`  conditional MMD objective (Opt. 3.4 with MMD, Appendix B)
-:func:`joint_mmd_loss` joint MMD objective (Opt. 3.11) with a product kernel
-:func:`fine_tuning_loss`  :math:`L^K_{fine}` (eq. 34)
-=====================  ==================================================================
+=========================  ==================================================================
+:func:`clip_loss`          :math:`L^N_{clip}` (eqs. 7-8), via log-softmax
+:func:`cond_loss`          :math:`L^N_{cond}(\lambda_u, \lambda_v)` (eq. 12, Opt. 3.13); with
+                           weights (1, 1), :math:`L^N_{clip} = L^N_{cond} + \log N` (Thm 2.8)
+:func:`joint_loss`         :math:`L^N_{joint}` (Opt. 3.7) from positive and negative scores
+:func:`cond_mmd_loss`      conditional MMD objective (Opt. 3.4 with MMD, Appendix B)
+:func:`joint_mmd_loss`     joint MMD objective (Opt. 3.11) with a product kernel
+:func:`fine_tuning_loss`   :math:`L^K_{fine}` (eq. 34)
+=========================  ==================================================================
 
 Every log-sum-exp subtracts its maximum first, so temperatures from 1e-4 to 1e4 neither
 overflow nor produce NaN, in float32 as in float64. The losses keep the dtype of ``S``.

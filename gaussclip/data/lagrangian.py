@@ -49,7 +49,7 @@ so ``w = (-d psi/dx2, d psi/dx1)`` is divergence-free and tangent to the level s
   .. math::  c_k = a \\, |k|^{-\\alpha} \\, (\\xi_k + i \\eta_k) / \\sqrt{2}, \\quad
              \\xi_k, \\eta_k \\sim N(0, 1), \\quad E|c_k|^2 = a^2 |k|^{-2\\alpha}, \\quad c_0 = 0,
 
-  with decay ``alpha = DECAY = 2`` (velocity amplitude ~ 1/|k|, large eddies dominate) and the
+  with decay ``alpha = DECAY = 2`` (velocity amplitude ``~ 1/|k|``, large eddies dominate) and the
   amplitude ``a`` fixed by the root-mean-square speed: since
   ``E|w(x, t)|^2 = 2 pi^2 a^2 sum_k |k|^{2 - 2 alpha}`` at every (x, t),
   ``a = RMS_SPEED / (pi sqrt(2 sum_k |k|^{2 - 2 alpha}))``. With ``RMS_SPEED = 6`` a tracer
@@ -233,7 +233,7 @@ def potential(x, t, coeffs, freqs, wavevectors):
     coeffs : (n, K) or (K,) complex array_like
         One potential per position, or one for all positions.
     freqs : (K,) array_like
-    wavevectors : (K, 2) integer array_like
+    wavevectors : (K, 2) int array_like
 
     Returns
     -------
@@ -295,7 +295,7 @@ def trajectories(
     coeffs : (n, K) complex array_like
         One flow per sample.
     freqs : (K,) array_like
-    wavevectors : (K, 2) integer array_like
+    wavevectors : (K, 2) int array_like
     x0 : (2,) or (n, 2) array_like
         Release point(s); default (0.75, 0.75).
     dt, T : float

@@ -190,7 +190,7 @@ def proposition_6_1_gap(logits, labels):
     -------
     dict
         ``cond_loss``, ``shifted_cross_entropy`` (minus log N), ``plain_cross_entropy`` and
-        ``gap`` = |cond_loss - shifted_cross_entropy|.
+        ``gap = |cond_loss - shifted_cross_entropy|``.
     """
     logits = np.asarray(logits, dtype=np.float64)
     n = len(logits)
