@@ -468,6 +468,7 @@ class JointGaussian:
 
 
 def scipy_block_diag(a, b):
+    """The block-diagonal matrix ``[[a, 0], [0, b]]`` (rectangular blocks allowed)."""
     out = np.zeros((a.shape[0] + b.shape[0], a.shape[1] + b.shape[1]))
     out[: a.shape[0], : a.shape[1]] = a
     out[a.shape[0] :, a.shape[1] :] = b

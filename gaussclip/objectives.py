@@ -75,6 +75,7 @@ class Weights(Constraint):
     the presets of :data:`WEIGHT_PRESETS`; returns a tuple of two floats."""
 
     def describe(self):
+        """What a valid value is, as the phrase after "must be"."""
         return (
             "a pair (lambda_u, lambda_v) of finite non-negative numbers, not both zero, or one "
             "of the presets 'u|v' (= (2, 0)), 'v|u' (= (0, 2)), 'both' (= (1, 1))"

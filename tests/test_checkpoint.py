@@ -13,30 +13,16 @@ import sys
 import textwrap
 import time
 
-import autograd.numpy as anp
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_train import problem  # the same small MLP problem as the trainer tests
 
-from gaussclip import io, losses
+from gaussclip import io
 from gaussclip.errors import CheckpointError, DestinationError
-from gaussclip.nn import mlp
 from gaussclip.train import TrainConfig, checkpoint, fit, load_checkpoint
 from gaussclip.train.checkpoint import CHECKPOINT_FORMAT, MAGIC
-
-
-def problem(seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((96, 5)).astype(np.float32)
-    y = np.tanh(x @ rng.standard_normal((5, 3))).astype(np.float32)
-    params = mlp.init(np.random.default_rng(1), (5, 8, 3))
-
-    def objective(p, xb, yb):
-        return losses.cond_loss(anp.dot(mlp.apply(p, xb), yb.T))
-
-    return objective, params, (x, y)
-
 
 CONFIG = TrainConfig(epochs=2, batch_size=32, lr=1e-2, progress=False)
 

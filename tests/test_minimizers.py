@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import gaussclip as gc
 from gaussclip.closed_forms import pair_objective, pair_solution
 from gaussclip.testing import as_test
+from gaussclip.testing.properties import CLOSED_FORMS
 from gaussclip.testing.strategies import joint_gaussians
 
 #: Closed form vs numerical minimum value. L-BFGS stops at gradient 1e-9, which leaves the
@@ -56,18 +57,8 @@ def _separated(draw, max_dim=3, max_sigma=0.95, min_gap=0.05):
     return draw(joint_gaussians(n_u, n_v, sigma=sigma))
 
 
-#: (loss, tilting, weights) with a closed form.
-CLOSED = [
-    ("cond", "inner", (1.0, 1.0)),
-    ("cond", "inner", (2.0, 0.0)),
-    ("cond", "inner", (0.3, 1.7)),
-    ("joint", "inner", (1.0, 1.0)),
-    ("cond", "quadratic", (1.0, 1.0)),
-    ("cond", "quadratic", (3.0, 3.0)),
-    ("cond", "quadratic", (2.0, 0.0)),
-    ("cond", "quadratic", (0.0, 2.0)),
-    ("joint", "quadratic", (1.0, 1.0)),
-]
+#: (loss, tilting, weights) with a closed form (the same list the public properties use).
+CLOSED = list(CLOSED_FORMS)
 
 
 def _whiten(mu, sol):

@@ -66,7 +66,7 @@ def velocity_matrix(x, t, freqs, wavevectors):
         Times (one per position, or one for all).
     freqs : (K,) array_like
         Temporal frequencies :math:`\omega_k`.
-    wavevectors : (K, 2) integer array_like
+    wavevectors : (K, 2) int array_like
 
     Returns
     -------
@@ -179,7 +179,7 @@ def posterior_mean_embedding(
         Unwrapped positions at ``times``.
     times : (J,) array_like
     freqs : (K,) array_like
-    wavevectors : (K, 2) integer array_like
+    wavevectors : (K, 2) int array_like
         The flow law of the data set (``data.freqs``, ``data.wavevectors``).
     noise : float
         Standard deviation :math:`\sigma > 0` of each finite-difference velocity component.

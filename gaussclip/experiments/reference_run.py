@@ -1,6 +1,9 @@
-"""The fixed tiny training runs whose outputs pin :data:`~gaussclip.experiments._run_format.
-REFERENCE_NUMBERS` (see :mod:`gaussclip.experiments._run_format`): kept apart from the version
-constants so that the experiments, which read those constants, are not imported by them."""
+"""The fixed tiny training runs whose outputs the run-format version pins.
+
+:func:`reference_numbers` trains them; ``REFERENCE_NUMBERS`` in
+:mod:`gaussclip.experiments._run_format` records their outputs per version. Kept apart from the
+version constants so that the experiments, which read those constants, are not imported by them.
+"""
 
 import numpy as np
 

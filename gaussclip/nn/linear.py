@@ -30,17 +30,15 @@ from ..errors import ShapeError
 def init(rng, n_in, n_out, *, bias=False, scale=None, dtype=np.float32):
     r"""Parameters ``{"W": (n_out, n_in)}`` (and ``"b": (n_out,)`` when ``bias``).
 
-        Entries of W are :math:`N(0, s^2)` with :math:`s` = ``scale`` (default
-        :math:`1/\sqrt{n_{in}}`); the bias starts at zero.
+    Entries of W are :math:`N(0, s^2)` with :math:`s` = ``scale`` (default
+    :math:`1/\sqrt{n_{in}}`); the bias starts at zero.
 
-        Examples
-        --------
-        >>> import numpy as np
-
-    from ..errors import ShapeError
-        >>> params = init(np.random.default_rng(0), 3, 2)
-        >>> apply(params, np.ones((5, 3))).shape
-        (5, 2)
+    Examples
+    --------
+    >>> import numpy as np
+    >>> params = init(np.random.default_rng(0), 3, 2)
+    >>> apply(params, np.ones((5, 3))).shape
+    (5, 2)
     """
     scale = 1.0 / np.sqrt(n_in) if scale is None else scale
     params = {"W": (scale * rng.standard_normal((n_out, n_in))).astype(dtype)}
