@@ -27,30 +27,18 @@ from ..io import cache_dir
 #: Bump whenever the numbers a training run produces change (trainer, losses, models, features).
 RUN_FORMAT_VERSION = 2
 
-#: Outputs of :func:`reference_numbers` for every run-format version so far (a new version adds
-#: an entry, old entries stay as the record): per tiny run, the loss of each epoch and the sum and
-#: sum of squares of the trained parameters.
+#: Outputs of :func:`gaussclip.experiments.reference_run.reference_numbers` for every run-format
+#: version so far (a new version adds an entry, old entries stay as the record): per tiny run, the
+#: loss of each epoch and the sum and sum of squares of the trained parameters.
+_VERSION_1_NUMBERS = {
+    "lenet": [0.39537669983014334, 0.11493018243496944, -167.21316576308777, 479.9913343044526],
+    "transformer": [0.2271352402973318, 0.1428801842632112, 29.605377115156767, 173.8370954016397],
+}
 REFERENCE_NUMBERS = {
-    1: {
-        "lenet": [0.39537669983014334, 0.11493018243496944, -167.21316576308777, 479.9913343044526],
-        "transformer": [
-            0.2271352402973318,
-            0.1428801842632112,
-            29.605377115156767,
-            173.8370954016397,
-        ],
-    },
-    # 2: MNIST runs record the per-epoch collapse statistics in their history (Figure 12);
-    # the trained numbers are those of version 1.
-    2: {
-        "lenet": [0.39537669983014334, 0.11493018243496944, -167.21316576308777, 479.9913343044526],
-        "transformer": [
-            0.2271352402973318,
-            0.1428801842632112,
-            29.605377115156767,
-            173.8370954016397,
-        ],
-    },
+    1: _VERSION_1_NUMBERS,
+    # 2: MNIST runs record the per-epoch collapse statistics in their history (Figure 12); the
+    # trained numbers are those of version 1.
+    2: _VERSION_1_NUMBERS,
 }
 
 #: float64 runs of a few steps repeat to ~1e-13 across BLAS builds; any change of the code's
