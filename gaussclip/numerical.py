@@ -140,9 +140,11 @@ def minimize_numerically(mu, loss, tilting, weights, rank, *, n_starts, rng):
 
     gradient = value_and_grad(lambda x: objective(*unpack(x)))
 
+    def fun(x):
+        return float(objective(*unpack(x)))  # plain evaluation: inf outside the domain
+
     def fun_and_grad(x):
-        value = objective(*unpack(x))  # plain evaluation first: inf outside the domain
-        if not np.isfinite(value):
+        if not np.isfinite(fun(x)):
             return np.inf, np.zeros_like(x)
         value, grad = gradient(x)
         return float(value), np.asarray(grad, dtype=np.float64)
@@ -150,7 +152,9 @@ def minimize_numerically(mu, loss, tilting, weights, rank, *, n_starts, rng):
     results = []
     for _ in range(n_starts):
         x0 = rng.standard_normal(rank * (n_u + n_v)) * INIT_SCALE / np.sqrt(rank)
-        results.append(lbfgs(fun_and_grad, x0, gtol=NUMERICAL_GTOL, max_iter=NUMERICAL_MAX_ITER))
+        results.append(
+            lbfgs(fun_and_grad, x0, gtol=NUMERICAL_GTOL, max_iter=NUMERICAL_MAX_ITER, fun=fun)
+        )
     best = min(results, key=lambda r: r.fun)
     Gt, Ht = unpack(best.x)
     G, H = encoders_from_whitened(mu, Gt, Ht)  # G = G~ T_u

@@ -64,7 +64,7 @@ def _two_loop(grad, pairs):
     return q
 
 
-def lbfgs(fun_and_grad, x0, *, gtol=1e-9, max_iter=5000, memory=20, ftol=0.0):
+def lbfgs(fun_and_grad, x0, *, gtol=1e-9, max_iter=5000, memory=20, ftol=0.0, fun=None):
     """Minimize ``fun_and_grad(x) -> (f, grad)`` from ``x0``.
 
     ``f`` may be ``inf`` outside the objective's domain; the start must be inside it.
@@ -80,6 +80,10 @@ def lbfgs(fun_and_grad, x0, *, gtol=1e-9, max_iter=5000, memory=20, ftol=0.0):
         Number of curvature pairs kept.
     ftol : float
         Also stop when an iteration decreases f by less than ``ftol * max(1, |f|)`` (0: never).
+    fun : callable, optional
+        ``fun(x) -> f`` alone, equal to ``fun_and_grad(x)[0]``. When given, the line search
+        evaluates trial points with it and asks for the gradient only at a point it may accept
+        (near rounding level, where most trials are rejected, this saves the gradients).
 
     Returns
     -------
@@ -116,6 +120,11 @@ def lbfgs(fun_and_grad, x0, *, gtol=1e-9, max_iter=5000, memory=20, ftol=0.0):
         band = ROUNDING_BAND * (1.0 + abs(f))
         for _ in range(MAX_HALVINGS):
             x_new = x + step * direction
+            if fun is not None:
+                f_trial = fun(x_new)
+                if not (np.isfinite(f_trial) and f_trial <= f + band):
+                    step *= 0.5  # rejected by value alone: no gradient needed
+                    continue
             f_new, g_new = fun_and_grad(x_new)
             if np.isfinite(f_new) and (
                 f_new <= f + ARMIJO_C1 * step * slope

@@ -48,3 +48,32 @@ def test_lbfgs_reports_stalls_instead_of_spinning():
     detector ends the run with converged=False instead of iterating to max_iter."""
     res = lbfgs(lambda x: (0.0, np.ones_like(x)), np.zeros(3), max_iter=100_000)
     assert not res.converged and res.iterations < 1000
+
+
+def test_value_only_trials_change_nothing_but_the_gradient_count():
+    """With ``fun`` the line search rejects trial points by value alone: the iterates are the
+    same, and the gradient is asked for only at points the search may accept (the barrier
+    problem above, started where the first full step leaves the domain, and Rosenbrock)."""
+
+    def barrier(x):
+        if abs(x[0]) >= 1:
+            return np.inf, np.zeros(1)
+        return -1.8 * x[0] - np.log(1 - x[0] ** 2), np.array([-1.8 + 2 * x[0] / (1 - x[0] ** 2)])
+
+    def rosen(x):
+        return scipy.optimize.rosen(x), scipy.optimize.rosen_der(x)
+
+    for fun_and_grad, x0 in [(barrier, np.array([0.95])), (rosen, np.full(6, -1.2))]:
+        calls = {"with": 0, "without": 0}
+
+        def counted(key, f=fun_and_grad, calls=calls):
+            def wrapper(x):
+                calls[key] += 1
+                return f(x)
+
+            return wrapper
+
+        plain = lbfgs(counted("without"), x0, gtol=1e-10)
+        split = lbfgs(counted("with"), x0, gtol=1e-10, fun=lambda x, f=fun_and_grad: f(x)[0])
+        assert np.array_equal(plain.x, split.x) and plain.iterations == split.iterations
+        assert calls["with"] <= plain.iterations + 1 < calls["without"]
