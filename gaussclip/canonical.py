@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import scipy.linalg
 
 from .errors import CovarianceError, DomainError
-from .linalg import SPD
+from .linalg import SPD, eigh, svd
 
 #: Eigenvalues of a *correlation* matrix below ``CUTOFF_FACTOR * eps * max(lambda)`` count as
 #: zero (SciPy's ``_PSD`` default for float64). Applied to correlation matrices this is a
@@ -149,7 +148,7 @@ class Whitening:
 
         Raises :class:`~gaussclip.errors.CovarianceError` when ``corr`` is indefinite or singular
         to working precision (condition number beyond :data:`CUTOFF_FACTOR`)."""
-        eigvals, eigvecs = scipy.linalg.eigh(corr, check_finite=False, driver="evd")
+        eigvals, eigvecs = eigh(corr, driver="evd")
         limit = cutoff(eigvals)
         if eigvals[0] <= limit:
             if eigvals[0] < -limit:
@@ -283,9 +282,7 @@ class Canonical:
     def from_cross(cls, white_u, white_v, corr_uv):
         r"""Decompose :math:`\Omega = W_u R_{uv} W_v^\top` (``corr_uv`` is :math:`R_{uv}`)."""
         omega = white_u.core @ corr_uv @ white_v.core.T
-        left, sigma, right_t = scipy.linalg.svd(
-            omega, full_matrices=True, check_finite=False, lapack_driver="gesdd"
-        )
+        left, sigma, right_t = svd(omega, full_matrices=True)  # LAPACK gesdd
         return cls.build(white_u, white_v, np.array(sigma), left, right_t.T)
 
     @property

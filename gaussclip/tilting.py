@@ -30,12 +30,12 @@ canonical correlations.
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 
 from ._validation import Array, Choice, InstanceOf, Optional, fail, validate_params
 from .canonical import Canonical
 from .errors import DomainError, OptionError, ShapeError
 from .gaussian import Gaussian, JointGaussian
+from .linalg import eigh, svd
 
 TILTINGS = ("inner", "quadratic", "cosine")
 GAUSSIAN_TILTINGS = ("inner", "quadratic")
@@ -170,7 +170,7 @@ class CanonicalParameters:
 def _side_factor(Mp, n, name, side):
     if Mp is None:
         return np.ones(n), np.eye(n)
-    beta, vecs = scipy.linalg.eigh(Mp, check_finite=False)
+    beta, vecs = eigh(Mp)
     p = 1.0 + beta
     if not np.all(p > 0.0):
         raise DomainError(
@@ -200,7 +200,7 @@ def model_correlations(params):
     correlations ``a`` of the model with respect to ``mu``'s canonical frame."""
     Ahat = _sym_power(params.p, params.p_vecs, -0.5) @ params.A
     Ahat = Ahat @ _sym_power(params.q, params.q_vecs, -0.5)
-    left, a, right_t = scipy.linalg.svd(Ahat, full_matrices=True, check_finite=False)
+    left, a, right_t = svd(Ahat, full_matrices=True)
     return left, a, right_t.T
 
 
