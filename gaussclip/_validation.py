@@ -333,7 +333,7 @@ class Array(Constraint):
             fail(ShapeError, name, self.describe(), array, self.hint)
         if self.nonempty and array.size == 0:
             fail(ShapeError, name, self.describe() + " with at least one entry", array, self.hint)
-        if self.finite and not np.all(np.isfinite(array)):
+        if self.finite and not np.isfinite(array).all():
             bad = int(array.size - np.count_nonzero(np.isfinite(array)))
             fail(
                 DomainError,
@@ -545,7 +545,7 @@ class RealArray(Constraint):
         if traced:
             return value
         array = raw if raw.dtype.kind == "f" else raw.astype(np.float64)
-        if self.finite and not np.all(np.isfinite(array)):
+        if self.finite and not np.isfinite(array).all():
             fail(DomainError, name, self.describe() + " with finite entries", array)
         return array
 
@@ -573,7 +573,7 @@ class IntegerArray(Constraint):
             fail(ShapeError, name, self.describe() + " (not ragged)", value)
         if raw.dtype.kind in "iu":
             array = raw.astype(np.int64)
-        elif raw.dtype.kind == "f" and np.all(np.isfinite(raw)) and np.all(raw == np.round(raw)):
+        elif raw.dtype.kind == "f" and np.isfinite(raw).all() and np.all(raw == np.round(raw)):
             array = raw.astype(np.int64)
         else:
             fail(ArgumentTypeError, name, self.describe(), raw)

@@ -85,7 +85,7 @@ def standardize(matrix, name):
         A variance <= 0, a correlation beyond 1 in absolute value, or an asymmetric matrix.
     """
     diag = np.diag(matrix)
-    if np.any(diag <= 0.0):
+    if (diag <= 0.0).any():
         i = int(np.argmin(diag))
         raise CovarianceError(
             f"`{name}` must be positive definite; got variance {name}[{i}, {i}] = {diag[i]:.6g} "
@@ -94,7 +94,7 @@ def standardize(matrix, name):
     scale = np.sqrt(diag)
     with np.errstate(over="ignore", invalid="ignore"):
         corr = (matrix / scale[:, None]) / scale[None, :]
-    if not np.all(np.isfinite(corr)) or np.max(np.abs(corr)) > 1.0 + SYMMETRY_ATOL:
+    if not np.isfinite(corr).all() or np.max(np.abs(corr)) > 1.0 + SYMMETRY_ATOL:
         bad = np.where(np.isfinite(corr), np.abs(corr), np.inf)
         i, j = np.unravel_index(np.argmax(bad), bad.shape)
         raise CovarianceError(
@@ -348,7 +348,7 @@ class Canonical:
             self._products.move_to_end(key)
             return self._products[key]
         xl = self.basis(left)[:, : d.size]
-        if left == right and np.all(d >= 0.0):
+        if left == right and (d >= 0.0).all():
             scaled = xl * np.sqrt(d)
             out = scaled @ scaled.T
         else:
@@ -394,7 +394,7 @@ class Canonical:
                 out.append(None)
                 continue
             value = bilinear(lw, M, rw)
-            if not np.all(np.isfinite(value)):
+            if not np.isfinite(value).all():
                 raise DomainError(
                     f"`{name}` is too large for float64: in standardized coordinates "
                     f"(C^(1/2) {name} C^(1/2)) its entries overflow. Rescale `{name}`."

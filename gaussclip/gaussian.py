@@ -51,7 +51,7 @@ def _square(matrix, name):
 
 
 def _finite_output(value, what, fix):
-    if not np.all(np.isfinite(value)):
+    if not np.isfinite(value).all():
         raise DomainError(f"{what} is not representable in float64 (it overflows). {fix}")
     return value
 

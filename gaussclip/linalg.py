@@ -186,7 +186,7 @@ class SPD:
         eigvals, eigvecs = eigh(matrix / scale, driver="evd")
         with np.errstate(over="ignore"):
             eigvals = eigvals * scale
-        if not np.all(np.isfinite(eigvals)):
+        if not np.isfinite(eigvals).all():
             raise DomainError(
                 f"`{name}` is too large: its eigenvalues overflow float64 (largest entry "
                 f"{scale:.3e}). Rescale it."

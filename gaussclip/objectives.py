@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import weights_pair
+from ._checks import plain_pair, weights_pair
 from ._validation import (
     Array,
     Choice,
@@ -82,6 +82,9 @@ class Weights(Constraint):
         )
 
     def __call__(self, value, name):
+        plain = plain_pair(value)
+        if plain is not None:
+            return plain
         if isinstance(value, str):
             if value not in WEIGHT_PRESETS:
                 fail(OptionError, name, self.describe(), value)

@@ -71,7 +71,7 @@ def encoder_products(G, H):
         )
     with np.errstate(over="ignore", invalid="ignore"):
         out = G.T @ H, G.T @ G, H.T @ H
-    if not all(np.all(np.isfinite(x)) for x in out):
+    if not all(np.isfinite(x).all() for x in out):
         raise DomainError(
             "`G` and `H` are too large: their products G^T H, G^T G, H^T H overflow float64. "
             "Rescale the encoders."
@@ -172,7 +172,7 @@ def _side_factor(Mp, n, name, side):
         return np.ones(n), np.eye(n)
     beta, vecs = eigh(Mp)
     p = 1.0 + beta
-    if not np.all(p > 0.0):
+    if not (p > 0.0).all():
         raise DomainError(
             f"the model conditional nu_{side}|. does not exist: C_{side}{side}^-1 + {name} must be "
             f"positive definite, but in standardized whitened coordinates `{name}` has the "
@@ -372,7 +372,7 @@ def tilted_conditional(mu, side, given, A, B=None, C=None, *, tilting=None):
     with np.errstate(over="ignore", invalid="ignore"):
         b = can.frame(other).whiten(given - m_other)
         mean = m_side + can.frame(side).colour(gain @ b)
-    if not np.all(np.isfinite(mean)):
+    if not np.isfinite(mean).all():
         raise DomainError(
             "the model conditional mean overflows float64 at these parameters; rescale `A` or "
             "`given`."

@@ -230,11 +230,20 @@ def test_docs_demo_the_printed_corollary_5_2_is_falsified_and_shrunk():
 def test_cli_check_table_json_unknown_and_failure(capsys):
     assert main(["check", "--only", "thm-5.1", "cor-5.7", "--examples", str(EXAMPLES)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["id", "examples", "status", "seconds", "examples/s"]
+    assert out.splitlines()[0].split() == [
+        "id",
+        "examples",
+        "status",
+        "seconds",
+        "cpu_s",
+        "examples/s",
+        "cpu_examples/s",
+    ]
     assert "2 of 2 properties ok" in out
     assert main(["check", "--only", "lem-E.1", "--examples", "5", "--seed", "7", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["id"] == "lem-E.1" and rows[0]["status"] == "ok" and rows[0]["examples"] == 5
+    assert rows[0]["cpu_seconds"] > 0
     assert main(["check", "--only", "no-such-id"]) == 2
     assert "no-such-id" in capsys.readouterr().err
     false = testing.property("test-false-h", sigma=st.floats(0.0, 0.99))(_false_h.func)
