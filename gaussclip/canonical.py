@@ -54,7 +54,7 @@ _EPS = np.finfo(np.float64).eps
 
 def cutoff(eigvals):
     """The threshold under which an eigenvalue of a correlation matrix counts as zero."""
-    return CUTOFF_FACTOR * _EPS * float(np.max(np.abs(eigvals)))
+    return CUTOFF_FACTOR * _EPS * float(np.abs(eigvals).max())
 
 
 def symmetrize(matrix):
@@ -94,7 +94,7 @@ def standardize(matrix, name):
     scale = np.sqrt(diag)
     with np.errstate(over="ignore", invalid="ignore"):
         corr = (matrix / scale[:, None]) / scale[None, :]
-    if not np.isfinite(corr).all() or np.max(np.abs(corr)) > 1.0 + SYMMETRY_ATOL:
+    if not np.isfinite(corr).all() or np.abs(corr).max() > 1.0 + SYMMETRY_ATOL:
         bad = np.where(np.isfinite(corr), np.abs(corr), np.inf)
         i, j = np.unravel_index(np.argmax(bad), bad.shape)
         raise CovarianceError(
@@ -103,7 +103,7 @@ def standardize(matrix, name):
             "larger than 1). Check the blocks."
         )
     asymmetry = np.abs(corr - corr.T)
-    if np.max(asymmetry) > SYMMETRY_ATOL:
+    if asymmetry.max() > SYMMETRY_ATOL:
         i, j = np.unravel_index(np.argmax(asymmetry), asymmetry.shape)
         raise CovarianceError(
             f"`{name}` must be symmetric; got entries [{i}, {j}] = {matrix[i, j]:.6g} and "
@@ -166,7 +166,7 @@ class Whitening:
         root = np.sqrt(eigvals)
         core = (eigvecs / root).T
         core_inv = eigvecs * root
-        logdet = float(np.sum(np.log(eigvals)) + 2.0 * np.sum(np.log(scale)))
+        logdet = float(np.log(eigvals).sum() + 2.0 * np.log(scale).sum())
         return cls(scale, core, core_inv, logdet, float(eigvals[-1] / eigvals[0]))
 
     @classmethod
@@ -441,7 +441,7 @@ def pair_correlation_frame(sigma, dim_u, dim_v):
     rest_in = np.concatenate([rest_u, rest_v])
     P[rest_out, rest_in] = 1.0
     P_inv[rest_in, rest_out] = 1.0
-    logdet = float(np.sum(np.log1p(-sigma) + np.log1p(sigma)))
+    logdet = float((np.log1p(-sigma) + np.log1p(sigma)).sum())
     return P, P_inv, logdet
 
 

@@ -129,8 +129,8 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
         M = Array(ndim=2)(M, name)
         if M.shape != (n, n):
             fail(ShapeError, name, f"a real array of shape ({n}, {n})", M)
-        scale = np.max(np.abs(M))
-        half_gap = np.max(np.abs(0.5 * M - 0.5 * M.T))  # halves: no overflow near 1.8e308
+        scale = np.abs(M).max()
+        half_gap = np.abs(0.5 * M - 0.5 * M.T).max()  # halves: no overflow near 1.8e308
         if half_gap > 0.5e-8 * scale:
             raise OptionError(
                 f"`{name}` must be symmetric (it is H^T H or G^T G); got a matrix whose "
@@ -244,10 +244,20 @@ def model_from_canonical(mu, params, tilting):
         d[:k] = np.sqrt((1.0 - a) * (1.0 + a))
         left_map = (d[:, None] * rot.T) @ _sym_power(vals, vecs, 0.5)
         left_inv = _sym_power(vals, vecs, -0.5) @ (rot / d[None, :])
-        logdet = float(np.sum(np.log(d)) + 0.5 * np.sum(np.log(vals)))
+        logdet = float(np.log(d).sum() + 0.5 * np.log(vals).sum())
         out.append(frame.compose(left_map, left_inv, logdet))
     model = Canonical.build(out[0], out[1], np.array(a), np.eye(mu.n_u), np.eye(mu.n_v))
     return JointGaussian.from_canonical(mu.mean, model)
+
+
+def _zero_padded(values, k):
+    """``values`` (per-pair parameters, possibly fewer than k: a rank constraint) padded with
+    zeros to length k; ``None`` is all zeros."""
+    out = np.zeros(k)
+    if values is not None:
+        values = np.asarray(values, dtype=np.float64)
+        out[: values.size] = values
+    return out
 
 
 def pair_model(mu, alpha, beta=None, gamma=None):
@@ -258,13 +268,11 @@ def pair_model(mu, alpha, beta=None, gamma=None):
     factorization (used for every closed form)."""
     can = mu.canonical()
     k = can.k
-    alpha = np.zeros(k) if alpha is None else np.pad(alpha, (0, k - len(alpha)))
-    beta = np.zeros(k) if beta is None else np.pad(beta, (0, k - len(beta)))
-    gamma = np.zeros(k) if gamma is None else np.pad(gamma, (0, k - len(gamma)))
+    alpha, beta, gamma = (_zero_padded(x, k) for x in (alpha, beta, gamma))
     p, q = 1.0 + beta, 1.0 + gamma
     rho = alpha / np.sqrt(p * q)
     if np.any(np.abs(rho) >= 1.0):
-        raise domain_error("inner" if not np.any(beta) else "quadratic", float(np.max(rho)))
+        raise domain_error("inner" if not np.any(beta) else "quadratic", float(rho.max()))
     order = np.argsort(-np.abs(rho), kind="stable")
     one_minus = (1.0 - rho) * (1.0 + rho)
     out = []
@@ -275,7 +283,7 @@ def pair_model(mu, alpha, beta=None, gamma=None):
         perm[:k] = order
         left_map = np.diag(d)[perm]
         left_inv = np.diag(1.0 / d)[:, perm]
-        out.append(frame.compose(left_map, left_inv, float(np.sum(np.log(d)))))
+        out.append(frame.compose(left_map, left_inv, float(np.log(d).sum())))
     signs = np.where(rho[order] < 0.0, -1.0, 1.0)
     rot_v = np.eye(mu.n_v)
     rot_v[:k, :k] = np.diag(signs)
@@ -378,6 +386,6 @@ def tilted_conditional(mu, side, given, A, B=None, C=None, *, tilting=None):
             "`given`."
         )
     white = can.frame(side).compose(
-        _sym_power(vals, vecs, 0.5), _sym_power(vals, vecs, -0.5), 0.5 * np.sum(np.log(vals))
+        _sym_power(vals, vecs, 0.5), _sym_power(vals, vecs, -0.5), 0.5 * np.log(vals).sum()
     )
     return Gaussian.from_whitening(mean, white)

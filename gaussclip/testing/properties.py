@@ -32,6 +32,7 @@ from .strategies import (
     _draw_parameters,
     _invertible,
     _invertible_count,
+    _joint_count,
     _log_condition,
     _Numbers,
     _solve_triangular,
@@ -215,16 +216,34 @@ def _joint(mean=False):
 
 
 def _rank(draw, k):
-    return draw(st.integers(1, k)) if k > 1 else 1
+    return draw(_RANKS[k]) if k > 1 else 1
+
+
+_RANKS = {k: st.integers(1, k) for k in range(2, 7)}
+
+
+def _numbers(draw, count):
+    """The numbers of one example, drawn by Hypothesis in one blob.
+
+    Sizes (and other discrete choices) are drawn first, then a single blob holding every number
+    the example needs (the joint Gaussian's spectra and rotations, encoders, points, ...),
+    decoded in order by the strategies module's drawing functions. One blob instead of one per
+    object saves Hypothesis's per-draw bookkeeping, and shrinking is unchanged: zero bytes are
+    still identity blocks, zero correlations and zero encoders."""
+    return _Numbers(draw(_blob(count)))
+
+
+def _sizes(draw):
+    return draw(SIZES), draw(SIZES)
 
 
 @st.composite
 def _case(draw, *, tilting="inner", rank=False, mean=False, perturb=False, w=False):
     """mu, a competitor of the tilting (``params``), optionally a rank, weights and a
     perturbation direction of the encoders."""
-    mu = draw(_joint(mean))
-    k = min(mu.n_u, mu.n_v)
-    out = {"mu": mu}
+    a, b = _sizes(draw)
+    k = min(a, b)
+    out = {}
     if tilting is None:
         tilting = draw(_TILTINGS)
         out["tilting"] = tilting
@@ -233,9 +252,13 @@ def _case(draw, *, tilting="inner", rank=False, mean=False, perturb=False, w=Fal
         out["rank"] = r
     if w:
         out["w"] = draw(_WEIGHTS)
-    out["params"] = _draw_parameters(draw, mu, tilting, r)
+    count = _joint_count(a, b, mean=mean) + (r + (k if perturb else 0)) * (a + b)
+    numbers = _numbers(draw, count)
+    mu = _draw_joint(draw, a, b, None, _TOP, mean, numbers=numbers)
+    out["mu"] = mu
+    out["params"] = _draw_parameters(draw, mu, tilting, r, numbers=numbers)
     if perturb:
-        out["direction"] = _draw_encoders(draw, mu, k)
+        out["direction"] = _draw_encoders(draw, mu, k, numbers=numbers)
     return out
 
 
@@ -317,16 +340,13 @@ def _white_inverse(mu, x, left="u", right="v"):
     return _solve_triangular(fr, y.T, lower=True, trans="T").T
 
 
-def _vector(draw, n, scale):
-    """A vector with entries in [-scale, scale), drawn in one Hypothesis draw (shrinks to 0)."""
-    return scale * _Numbers(draw(_blob(n))).signed(n)
-
-
 @st.composite
 def _with_points(draw, mean=True):
     """mu and conditioning points u = m_u + L_u z_u, v = m_v + L_v z_v with |z| <= 3."""
-    mu = draw(_joint(mean))
-    z = _vector(draw, mu.dim, 3.0)
+    a, b = _sizes(draw)
+    numbers = _numbers(draw, _joint_count(a, b, mean=mean) + a + b)
+    mu = _draw_joint(draw, a, b, None, _TOP, mean, numbers=numbers)
+    z = 3.0 * numbers.signed(a + b)
     return {
         "mu": mu,
         "u": mu.mean_u + _factor(mu, "u") @ z[: mu.n_u],
@@ -551,8 +571,10 @@ def cor_5_7(mu):
 # ------------------------------------------------------------- Appendix E (KL divergences)
 @st.composite
 def _gaussian_pair(draw):
-    mu = draw(_joint(mean=True))
-    nu = _draw_joint(draw, mu.n_u, mu.n_v, None, _TOP, mean=True)
+    a, b = _sizes(draw)
+    numbers = _numbers(draw, 2 * _joint_count(a, b, mean=True))
+    mu = _draw_joint(draw, a, b, None, _TOP, mean=True, numbers=numbers)
+    nu = _draw_joint(draw, a, b, None, _TOP, mean=True, numbers=numbers)
     return {"mu": mu, "nu": nu}
 
 
@@ -630,19 +652,21 @@ _PROBLEMS = st.sampled_from(CLOSED_FORMS)
 CHANGE_CONDITION = 10.0
 
 
-def _change(draw, n):
-    return _invertible(_Numbers(draw(_blob(_invertible_count(n)))), n, np.log10(CHANGE_CONDITION))
+_CHANGE_TOP = np.log10(CHANGE_CONDITION)
 
 
 @st.composite
 def _changes(draw):
-    mu = draw(_joint())
+    a, b = _sizes(draw)
+    problem = draw(_PROBLEMS)
+    count = _joint_count(a, b) + _invertible_count(a) + _invertible_count(b) + a + b
+    numbers = _numbers(draw, count)
     return {
-        "mu": mu,
-        "m_u": _change(draw, mu.n_u),
-        "m_v": _change(draw, mu.n_v),
-        "shift": _vector(draw, mu.dim, 10.0),
-        "problem": draw(_PROBLEMS),
+        "mu": _draw_joint(draw, a, b, None, _TOP, numbers=numbers),
+        "m_u": _invertible(numbers, a, _CHANGE_TOP),
+        "m_v": _invertible(numbers, b, _CHANGE_TOP),
+        "shift": 10.0 * numbers.signed(a + b),
+        "problem": problem,
     }
 
 
@@ -685,11 +709,14 @@ def invariance_uv(mu, m_u, m_v, shift, problem):
 # ------------------------------------------------------------------------------ Monte Carlo
 @st.composite
 def _mc_case(draw):
-    mu = draw(_joint(mean=True))
+    a, b = _sizes(draw)
     loss = draw(_LOSSES)
     tilting = draw(_TILTINGS)
     w = draw(_WEIGHTS) if loss == "cond" else (1.0, 1.0)
-    params = _draw_parameters(draw, mu, tilting, _rank(draw, min(mu.n_u, mu.n_v)))
+    r = _rank(draw, min(a, b))
+    numbers = _numbers(draw, _joint_count(a, b, mean=True) + r * (a + b))
+    mu = _draw_joint(draw, a, b, None, _TOP, mean=True, numbers=numbers)
+    params = _draw_parameters(draw, mu, tilting, r, numbers=numbers)
     return {"mu": mu, "loss": loss, "tilting": tilting, "w": w, "params": params}
 
 
