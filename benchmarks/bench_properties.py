@@ -14,6 +14,10 @@ number of examples), so the CPU time per example separates into
 * ``check`` -- the property's body: gaussclip's answer and the independent route it is compared
   with (``full - draw``).
 
+The first row, ``(hypothesis floor)``, is what Hypothesis alone costs per example for the shape
+of draws the built-in properties make (two sizes in [1, 6] and one blob of bytes, no NumPy, a
+body that does nothing): no property can be faster than it.
+
 The header prints the git revision and the load average (the machine is shared: compare CPU
 rates, or wall rates taken on an idle machine). Run with ``OMP_NUM_THREADS=1`` as the project
 does (BLAS threads only cost time on matrices this small):
@@ -28,6 +32,8 @@ import os
 import subprocess
 import time
 from pathlib import Path
+
+from hypothesis import strategies as st
 
 from gaussclip.testing import Property, registered, search
 
@@ -53,6 +59,23 @@ def _noop(**kwargs):
     return None
 
 
+#: Bytes of the floor's blob: about what a joint Gaussian with n_u, n_v ~ 4 takes.
+FLOOR_BYTES = 120
+
+
+@st.composite
+def _floor_draws(draw):
+    sizes = st.integers(1, 6)
+    return {
+        "a": draw(sizes),
+        "b": draw(sizes),
+        "blob": draw(st.binary(min_size=FLOOR_BYTES, max_size=FLOOR_BYTES)),
+    }
+
+
+FLOOR = Property("(hypothesis floor)", "Hypothesis's own cost per example", _noop, _floor_draws())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--examples", type=int, default=2000)
@@ -74,6 +97,12 @@ def main(argv=None):
     print(header)
     total_wall = total_cpu = 0.0
     slowest = None
+    floor = search(FLOOR, examples=args.examples, seed=args.seed)
+    print(
+        f"{FLOOR.id:<{width}}  {floor.status:<6}  {floor.seconds:6.1f}  {floor.cpu_seconds:5.1f}  "
+        f"{floor.rate:4.0f}  {floor.cpu_rate:8.0f}  {floor.cpu_rate / TARGET:10.2f}",
+        flush=True,
+    )
     for prop in props:
         result = search(prop, examples=args.examples, seed=args.seed)
         total_wall += result.seconds

@@ -64,6 +64,11 @@ def encoder_products(G, H):
     DomainError
         When a product overflows float64.
     """
+    return _encoder_products(G, H)
+
+
+def _encoder_products(G, H):
+    """:func:`encoder_products` on float64 2-D arrays already checked (the unchecked kernel)."""
     if G.shape[0] != H.shape[0]:
         raise ShapeError(
             f"`G` and `H` must have the same number of rows (the embedding dimension n_e); "
@@ -107,7 +112,7 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
                 f"`G` and `H` must have shapes (n_e, {mu.n_u}) and (n_e, {mu.n_v}); got "
                 f"{G.shape} and {H.shape}."
             )
-        A, B, C = encoder_products(G, H)
+        A, B, C = _encoder_products(G, H)  # G, H checked just above
         return (A, None, None) if tilting == "inner" else (A, B, C)
     if A is None:
         raise OptionError("give the parameter `A` (or the encoders `G` and `H`).")
