@@ -90,7 +90,7 @@ def main(argv=None):
         f"git {_revision()}  examples {args.examples}  seed {args.seed}  "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}  load average {load}"
     )
-    width = max(len(p.id) for p in props)
+    width = max(len(p.id) for p in [*props, FLOOR])
     header = f"{'id':<{width}}  status  wall_s  cpu_s  ex/s  cpu_ex/s  cpu/target"
     if args.split:
         header += "  draw_ms  check_ms"
