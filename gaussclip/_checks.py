@@ -34,8 +34,30 @@ def integer(value, name, low, high, hint="", error=DomainError, fix=""):
     return Integer(low, high, error=error, context=hint.strip(), hint=fix)(value, name)
 
 
+def plain_pair(weights):
+    """``weights`` itself when it is a tuple of two finite non-negative Python floats, not both
+    zero (the common, already valid case, checked without NumPy); otherwise ``None``."""
+    if type(weights) is tuple and len(weights) == 2:
+        a, b = weights
+        if (
+            type(a) is float
+            and type(b) is float
+            and 0.0 <= a < _INF
+            and 0.0 <= b < _INF
+            and (a > 0.0 or b > 0.0)
+        ):
+            return weights
+    return None
+
+
+_INF = float("inf")
+
+
 def weights_pair(weights, name="weights"):
     """``(lambda_u, lambda_v)``: two finite non-negative numbers, not both zero."""
+    plain = plain_pair(weights)
+    if plain is not None:
+        return plain
     expected = "a pair (lambda_u, lambda_v) of finite non-negative numbers, not both zero"
     if isinstance(weights, str | bytes) or weights is None:
         fail(OptionError, name, expected, weights, "E.g. (1, 1) for CLIP, (2, 0) for u|v only.")
@@ -43,10 +65,10 @@ def weights_pair(weights, name="weights"):
         lam = np.asarray(weights)
     except (TypeError, ValueError):
         fail(OptionError, name, expected, weights)
-    if lam.shape != (2,) or lam.dtype.kind not in "iuf" or not np.all(np.isfinite(lam)):
+    if lam.shape != (2,) or lam.dtype.kind not in "iuf" or not np.isfinite(lam).all():
         fail(OptionError, name, expected, weights, "E.g. (1, 1) for CLIP, (2, 0) for u|v only.")
     lam = lam.astype(np.float64)
-    if np.any(lam < 0) or not np.any(lam > 0):
+    if (lam < 0).any() or not (lam > 0).any():
         fail(OptionError, name, expected, tuple(lam.tolist()), "E.g. (1, 1) for CLIP.")
     return float(lam[0]), float(lam[1])
 

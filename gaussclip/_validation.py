@@ -333,7 +333,7 @@ class Array(Constraint):
             fail(ShapeError, name, self.describe(), array, self.hint)
         if self.nonempty and array.size == 0:
             fail(ShapeError, name, self.describe() + " with at least one entry", array, self.hint)
-        if self.finite and not np.all(np.isfinite(array)):
+        if self.finite and not np.isfinite(array).all():
             bad = int(array.size - np.count_nonzero(np.isfinite(array)))
             fail(
                 DomainError,
@@ -403,14 +403,9 @@ def validate_params(table=None, /, **constraints):
         unknown = set(table) - set(signature.parameters)
         if unknown:
             raise TypeError(f"{function.__qualname__} has no parameters {sorted(unknown)}")
+        plan = _BindingPlan.of(signature)
 
-        @functools.wraps(function)
-        def wrapper(*args, **kwargs):
-            try:
-                bound = signature.bind(*args, **kwargs)
-            except TypeError as exc:
-                raise ArgumentTypeError(f"{function.__qualname__}(): {exc}") from None
-            arguments = bound.arguments
+        def checked(arguments):
             for name, constraint in table.items():
                 if name in arguments:
                     arguments[name] = constraint(arguments[name], name)
@@ -418,12 +413,66 @@ def validate_params(table=None, /, **constraints):
                     default = signature.parameters[name].default
                     if default is not inspect.Parameter.empty:
                         arguments[name] = constraint(default, name)
+            return arguments
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            arguments = plan.bind(args, kwargs)
+            if arguments is not None:  # the fast path: every argument passed by keyword
+                return function(**checked(arguments))
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise ArgumentTypeError(f"{function.__qualname__}(): {exc}") from None
+            checked(bound.arguments)
             return function(*bound.args, **bound.kwargs)
 
         wrapper.constraints = table
         return wrapper
 
     return decorate
+
+
+@dataclass(frozen=True)
+class _BindingPlan:
+    """What :meth:`inspect.Signature.bind` would do, precomputed once per function for the common
+    signature (no positional-only parameters, no ``*args``, no ``**kwargs``): the names that may
+    come by position, every name, and the names without a default.
+
+    :meth:`bind` maps a call to ``{name: value}`` (every argument by keyword, which such a
+    signature accepts) or returns ``None`` when the call is not a plain valid one (too many
+    positional arguments, an unknown or repeated keyword, a missing required argument) or the
+    signature is not of the common kind; the caller then falls back to ``Signature.bind``, which
+    raises the same ``TypeError`` as before (or binds the unusual signature)."""
+
+    simple: bool
+    positional: tuple
+    names: frozenset
+    required: tuple
+
+    @classmethod
+    def of(cls, signature):
+        kinds = inspect.Parameter
+        params = tuple(signature.parameters.values())
+        return cls(
+            simple=all(p.kind in (kinds.POSITIONAL_OR_KEYWORD, kinds.KEYWORD_ONLY) for p in params),
+            positional=tuple(p.name for p in params if p.kind == kinds.POSITIONAL_OR_KEYWORD),
+            names=frozenset(p.name for p in params),
+            required=tuple(p.name for p in params if p.default is inspect.Parameter.empty),
+        )
+
+    def bind(self, args, kwargs):
+        if not self.simple or len(args) > len(self.positional):
+            return None
+        arguments = dict(zip(self.positional, args, strict=False))  # args may be fewer
+        for name, value in kwargs.items():
+            if name not in self.names or name in arguments:
+                return None
+            arguments[name] = value
+        for name in self.required:
+            if name not in arguments:
+                return None
+        return arguments
 
 
 # --- the learning half: values that may be traced by autograd ----------------------------------
@@ -496,7 +545,7 @@ class RealArray(Constraint):
         if traced:
             return value
         array = raw if raw.dtype.kind == "f" else raw.astype(np.float64)
-        if self.finite and not np.all(np.isfinite(array)):
+        if self.finite and not np.isfinite(array).all():
             fail(DomainError, name, self.describe() + " with finite entries", array)
         return array
 
@@ -524,7 +573,7 @@ class IntegerArray(Constraint):
             fail(ShapeError, name, self.describe() + " (not ragged)", value)
         if raw.dtype.kind in "iu":
             array = raw.astype(np.int64)
-        elif raw.dtype.kind == "f" and np.all(np.isfinite(raw)) and np.all(raw == np.round(raw)):
+        elif raw.dtype.kind == "f" and np.isfinite(raw).all() and np.all(raw == np.round(raw)):
             array = raw.astype(np.int64)
         else:
             fail(ArgumentTypeError, name, self.describe(), raw)

@@ -34,10 +34,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import scipy.linalg
 
 from .errors import CovarianceError, DomainError
-from .linalg import SPD
+from .linalg import SPD, eigh, svd
 
 #: Eigenvalues of a *correlation* matrix below ``CUTOFF_FACTOR * eps * max(lambda)`` count as
 #: zero (SciPy's ``_PSD`` default for float64). Applied to correlation matrices this is a
@@ -55,7 +54,7 @@ _EPS = np.finfo(np.float64).eps
 
 def cutoff(eigvals):
     """The threshold under which an eigenvalue of a correlation matrix counts as zero."""
-    return CUTOFF_FACTOR * _EPS * float(np.max(np.abs(eigvals)))
+    return CUTOFF_FACTOR * _EPS * float(np.abs(eigvals).max())
 
 
 def symmetrize(matrix):
@@ -86,7 +85,7 @@ def standardize(matrix, name):
         A variance <= 0, a correlation beyond 1 in absolute value, or an asymmetric matrix.
     """
     diag = np.diag(matrix)
-    if np.any(diag <= 0.0):
+    if (diag <= 0.0).any():
         i = int(np.argmin(diag))
         raise CovarianceError(
             f"`{name}` must be positive definite; got variance {name}[{i}, {i}] = {diag[i]:.6g} "
@@ -95,7 +94,7 @@ def standardize(matrix, name):
     scale = np.sqrt(diag)
     with np.errstate(over="ignore", invalid="ignore"):
         corr = (matrix / scale[:, None]) / scale[None, :]
-    if not np.all(np.isfinite(corr)) or np.max(np.abs(corr)) > 1.0 + SYMMETRY_ATOL:
+    if not np.isfinite(corr).all() or np.abs(corr).max() > 1.0 + SYMMETRY_ATOL:
         bad = np.where(np.isfinite(corr), np.abs(corr), np.inf)
         i, j = np.unravel_index(np.argmax(bad), bad.shape)
         raise CovarianceError(
@@ -104,7 +103,7 @@ def standardize(matrix, name):
             "larger than 1). Check the blocks."
         )
     asymmetry = np.abs(corr - corr.T)
-    if np.max(asymmetry) > SYMMETRY_ATOL:
+    if asymmetry.max() > SYMMETRY_ATOL:
         i, j = np.unravel_index(np.argmax(asymmetry), asymmetry.shape)
         raise CovarianceError(
             f"`{name}` must be symmetric; got entries [{i}, {j}] = {matrix[i, j]:.6g} and "
@@ -149,7 +148,7 @@ class Whitening:
 
         Raises :class:`~gaussclip.errors.CovarianceError` when ``corr`` is indefinite or singular
         to working precision (condition number beyond :data:`CUTOFF_FACTOR`)."""
-        eigvals, eigvecs = scipy.linalg.eigh(corr, check_finite=False, driver="evd")
+        eigvals, eigvecs = eigh(corr, driver="evd")
         limit = cutoff(eigvals)
         if eigvals[0] <= limit:
             if eigvals[0] < -limit:
@@ -167,7 +166,7 @@ class Whitening:
         root = np.sqrt(eigvals)
         core = (eigvecs / root).T
         core_inv = eigvecs * root
-        logdet = float(np.sum(np.log(eigvals)) + 2.0 * np.sum(np.log(scale)))
+        logdet = float(np.log(eigvals).sum() + 2.0 * np.log(scale).sum())
         return cls(scale, core, core_inv, logdet, float(eigvals[-1] / eigvals[0]))
 
     @classmethod
@@ -283,9 +282,7 @@ class Canonical:
     def from_cross(cls, white_u, white_v, corr_uv):
         r"""Decompose :math:`\Omega = W_u R_{uv} W_v^\top` (``corr_uv`` is :math:`R_{uv}`)."""
         omega = white_u.core @ corr_uv @ white_v.core.T
-        left, sigma, right_t = scipy.linalg.svd(
-            omega, full_matrices=True, check_finite=False, lapack_driver="gesdd"
-        )
+        left, sigma, right_t = svd(omega, full_matrices=True)  # LAPACK gesdd
         return cls.build(white_u, white_v, np.array(sigma), left, right_t.T)
 
     @property
@@ -351,7 +348,7 @@ class Canonical:
             self._products.move_to_end(key)
             return self._products[key]
         xl = self.basis(left)[:, : d.size]
-        if left == right and np.all(d >= 0.0):
+        if left == right and (d >= 0.0).all():
             scaled = xl * np.sqrt(d)
             out = scaled @ scaled.T
         else:
@@ -397,7 +394,7 @@ class Canonical:
                 out.append(None)
                 continue
             value = bilinear(lw, M, rw)
-            if not np.all(np.isfinite(value)):
+            if not np.isfinite(value).all():
                 raise DomainError(
                     f"`{name}` is too large for float64: in standardized coordinates "
                     f"(C^(1/2) {name} C^(1/2)) its entries overflow. Rescale `{name}`."
@@ -444,7 +441,7 @@ def pair_correlation_frame(sigma, dim_u, dim_v):
     rest_in = np.concatenate([rest_u, rest_v])
     P[rest_out, rest_in] = 1.0
     P_inv[rest_in, rest_out] = 1.0
-    logdet = float(np.sum(np.log1p(-sigma) + np.log1p(sigma)))
+    logdet = float((np.log1p(-sigma) + np.log1p(sigma)).sum())
     return P, P_inv, logdet
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 DATASETS = ("mnist", "lagrangian")
-BENCHMARKS = ("engine", "trainer", "lagrangian")
+BENCHMARKS = ("engine", "trainer", "lagrangian", "properties")
 
 
 def _verify(args):

@@ -51,7 +51,7 @@ def _square(matrix, name):
 
 
 def _finite_output(value, what, fix):
-    if not np.all(np.isfinite(value)):
+    if not np.isfinite(value).all():
         raise DomainError(f"{what} is not representable in float64 (it overflows). {fix}")
     return value
 
@@ -372,7 +372,7 @@ class JointGaussian:
             diag = np.ones(frame.dim)
             diag[: can.k] = can.one_minus_sigma_sq
             root = np.sqrt(diag)
-            white = frame.compose(np.diag(1.0 / root), np.diag(root), -0.5 * np.sum(np.log(diag)))
+            white = frame.compose(np.diag(1.0 / root), np.diag(root), -0.5 * np.log(diag).sum())
             m = self.mean_u if side == "u" else self.mean_v
             out[side] = (white, Gaussian.from_whitening(m, white))
         return out
@@ -419,7 +419,7 @@ class JointGaussian:
     def mutual_information(self):
         r""":math:`I(u; v) = -\tfrac12\sum_i \log(1 - \sigma_i^2)`, the constant relating
         the losses L to the divergences J (Theorems 3.2 and 3.8)."""
-        return float(-0.5 * np.sum(np.log(self._canonical.one_minus_sigma_sq)))
+        return float(-0.5 * np.log(self._canonical.one_minus_sigma_sq).sum())
 
     # ----------------------------------------------------------------- densities and samples
     @cached_property
@@ -524,7 +524,7 @@ def kl_divergence(p, q):
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         ratio = wp.scale / wq.scale
         cross = (wq.core * ratio[None, :]) @ wp.core_inv  # T_q T_p^{-1}
-        trace = float(np.sum(cross * cross))
+        trace = float((cross * cross).sum())
         shift = wq.core @ (gp.mean / wq.scale - gq.mean / wq.scale)
         mahalanobis = float(shift @ shift)
         value = 0.5 * (trace - gp.dim + (wq.logdet - wp.logdet) + mahalanobis)

@@ -6,8 +6,11 @@
 * :func:`flip_signs` -- deterministic signs for singular vectors, so figures and tests repeat.
 * :func:`low_rank` -- the rank-r SVD truncation written :math:`M_r` in the paper (Section 1.5).
 * :func:`h` -- the map of Definition 5.5 that gives the joint-loss minimizer (Theorem 5.6).
+* :func:`eigh` and :func:`svd` -- SciPy's ``scipy.linalg.eigh`` / ``scipy.linalg.svd`` for
+  float64 matrices, calling the same LAPACK routines with the same workspace directly.
 """
 
+import functools
 from functools import cached_property
 
 import numpy as np
@@ -26,6 +29,90 @@ SPD_CUTOFF_FACTOR = 1e6
 #: assembled in floating point (sums taken in different orders) differ from their transpose by a
 #: few ulps; anything beyond 1e-8 relative is a real asymmetry (a wrong block, a typo).
 SYMMETRY_RTOL = 1e-8
+
+
+def _workspace_query():
+    """SciPy's workspace-size helper, or None if this SciPy has moved it (then :func:`eigh` and
+    :func:`svd` simply call SciPy's public functions)."""
+    try:
+        from scipy.linalg.lapack import _compute_lwork
+    except ImportError:  # pragma: no cover - depends on the SciPy version
+        return None
+    return _compute_lwork
+
+
+_COMPUTE_LWORK = _workspace_query()
+_FLOAT64 = np.empty((1, 1))
+
+
+@functools.cache
+def _routine(name, ilp64=False):
+    """The float64 LAPACK routine ``name`` and its workspace query (looked up once)."""
+    if ilp64:
+        return scipy.linalg.get_lapack_funcs(
+            (name, name + "_lwork"), (_FLOAT64,), ilp64="preferred"
+        )
+    return scipy.linalg.get_lapack_funcs((name, name + "_lwork"), (_FLOAT64,))
+
+
+@functools.cache
+def _workspace(name, *args, **kwargs):
+    """Workspace sizes of a LAPACK call (they depend only on the shape), as SciPy computes them."""
+    return _COMPUTE_LWORK(_routine(name, name == "gesdd")[1], *args, **kwargs)
+
+
+def _plain(a):
+    """True for the float64 2-D non-empty arrays the direct LAPACK calls handle exactly as SciPy."""
+    return (
+        _COMPUTE_LWORK is not None
+        and type(a) is np.ndarray
+        and a.dtype == np.float64
+        and a.ndim == 2
+        and a.size > 0
+    )
+
+
+def eigh(a, driver="evr"):
+    """``scipy.linalg.eigh(a, check_finite=False, driver=driver)`` of a symmetric float64
+    matrix: eigenvalues ascending and eigenvectors, from LAPACK ``dsyevr`` (SciPy's default) or
+    ``dsyevd`` (``driver="evd"``).
+
+    The same routine, arguments and workspace as SciPy's function, so the results are identical
+    bit for bit; calling it directly skips SciPy's per-call argument handling, which costs more
+    than the decomposition of the small blocks the engine factorizes thousands of times (e.g. in
+    ``gaussclip check``). Anything unusual (another dtype, an empty matrix, a LAPACK failure) goes
+    to SciPy's function, which also raises SciPy's errors.
+    """
+    if driver in ("evr", "evd") and _plain(a) and a.shape[0] == a.shape[1]:
+        name = "syevr" if driver == "evr" else "syevd"
+        drv = _routine(name)[0]
+        n = a.shape[0]
+        if driver == "evd":
+            lwork, liwork = _workspace(name, n=n, lower=True, compute_v=1)
+        else:
+            lwork, liwork = _workspace(name, n=n, lower=True)
+        w, v, *_, info = drv(
+            a=a, overwrite_a=False, lower=True, compute_v=1, lwork=lwork, liwork=liwork
+        )
+        if info == 0:
+            return w, v
+    return scipy.linalg.eigh(a, check_finite=False, driver=driver)
+
+
+def svd(a, full_matrices=True):
+    """``scipy.linalg.svd(a, full_matrices, check_finite=False)`` of a float64 matrix (LAPACK
+    ``dgesdd``): ``(u, s, vt)``, computed like :func:`eigh`: identical results, without SciPy's
+    per-call overhead; anything unusual goes to SciPy's function."""
+    if _plain(a):
+        m, n = a.shape
+        drv = _routine("gesdd", True)[0]
+        lwork = _workspace("gesdd", m, n, compute_uv=True, full_matrices=full_matrices)
+        u, s, vt, info = drv(
+            a, compute_uv=True, lwork=lwork, full_matrices=full_matrices, overwrite_a=False
+        )
+        if info == 0:
+            return u, s, vt
+    return scipy.linalg.svd(a, full_matrices=full_matrices, check_finite=False)
 
 
 def spd_cutoff(eigenvalues):
@@ -96,10 +183,10 @@ class SPD:
         # Factor M / max|M| (entries <= 1), so matrices with entries near 1.8e308 do not overflow
         # inside LAPACK; the eigenvalues are scaled back and must be representable.
         scale = float(np.max(np.abs(matrix))) or 1.0
-        eigvals, eigvecs = scipy.linalg.eigh(matrix / scale, check_finite=False, driver="evd")
+        eigvals, eigvecs = eigh(matrix / scale, driver="evd")
         with np.errstate(over="ignore"):
             eigvals = eigvals * scale
-        if not np.all(np.isfinite(eigvals)):
+        if not np.isfinite(eigvals).all():
             raise DomainError(
                 f"`{name}` is too large: its eigenvalues overflow float64 (largest entry "
                 f"{scale:.3e}). Rescale it."
@@ -224,7 +311,7 @@ def low_rank(matrix, rank):
     """
     matrix = finite_array(matrix, "matrix", ndim=2)
     rank = integer(rank, "rank", 0, min(matrix.shape), error=RankError)
-    u, s, vt = scipy.linalg.svd(matrix, full_matrices=False, check_finite=False)
+    u, s, vt = svd(matrix, full_matrices=False)
     u, v = flip_signs(u, vt.T)
     return (u[:, :rank] * s[:rank]) @ v[:, :rank].T
 

@@ -20,7 +20,7 @@ import numbers
 
 import numpy as np
 
-from ._checks import weights_pair
+from ._checks import plain_pair, weights_pair
 from ._validation import (
     Array,
     Choice,
@@ -82,6 +82,9 @@ class Weights(Constraint):
         )
 
     def __call__(self, value, name):
+        plain = plain_pair(value)
+        if plain is not None:
+            return plain
         if isinstance(value, str):
             if value not in WEIGHT_PRESETS:
                 fail(OptionError, name, self.describe(), value)
@@ -132,13 +135,13 @@ def expected_conditional_kl(params, side):
     s_diag = np.ones(n)
     s_diag[: can.k] = can.one_minus_sigma_sq
     sigma_sq = can.sigma * can.sigma
-    value = float(np.sum(-sigma_sq - np.log(can.one_minus_sigma_sq)))
+    value = float((-sigma_sq - np.log(can.one_minus_sigma_sq)).sum())
     error = coupling - sig
     if extra is not None:
-        value += float(np.sum(np.diag(extra) * s_diag) - np.sum(np.log(vals)))
+        value += float((np.diag(extra) * s_diag).sum() - np.log(vals).sum())
         error = error - extra @ sig
     rotated = (vecs.T @ error) / np.sqrt(vals)[:, None]
-    return 0.5 * (value + float(np.sum(rotated * rotated)))
+    return 0.5 * (value + float((rotated * rotated).sum()))
 
 
 def joint_kl(params, tilting):
@@ -157,12 +160,12 @@ def joint_kl(params, tilting):
     if not top < 1.0:
         raise domain_error(tilting, top)
     k = can.k
-    value = -2.0 * float(np.sum(params.A[np.arange(k), np.arange(k)] * can.sigma))
-    value -= float(np.sum(np.log((1.0 - a) * (1.0 + a))))
-    value -= float(np.sum(np.log(can.one_minus_sigma_sq)))
+    value = -2.0 * float((params.A[np.arange(k), np.arange(k)] * can.sigma).sum())
+    value -= float((np.log((1.0 - a) * (1.0 + a))).sum())
+    value -= float(np.log(can.one_minus_sigma_sq).sum())
     if params.B is not None:
-        value += float(np.trace(params.B) - np.sum(np.log(params.p)))
-        value += float(np.trace(params.C) - np.sum(np.log(params.q)))
+        value += float(np.trace(params.B) - np.log(params.p).sum())
+        value += float(np.trace(params.C) - np.log(params.q).sum())
     return 0.5 * value
 
 

@@ -30,12 +30,12 @@ canonical correlations.
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 
 from ._validation import Array, Choice, InstanceOf, Optional, fail, validate_params
 from .canonical import Canonical
 from .errors import DomainError, OptionError, ShapeError
 from .gaussian import Gaussian, JointGaussian
+from .linalg import eigh, svd
 
 TILTINGS = ("inner", "quadratic", "cosine")
 GAUSSIAN_TILTINGS = ("inner", "quadratic")
@@ -64,6 +64,11 @@ def encoder_products(G, H):
     DomainError
         When a product overflows float64.
     """
+    return _encoder_products(G, H)
+
+
+def _encoder_products(G, H):
+    """:func:`encoder_products` on float64 2-D arrays already checked (the unchecked kernel)."""
     if G.shape[0] != H.shape[0]:
         raise ShapeError(
             f"`G` and `H` must have the same number of rows (the embedding dimension n_e); "
@@ -71,7 +76,7 @@ def encoder_products(G, H):
         )
     with np.errstate(over="ignore", invalid="ignore"):
         out = G.T @ H, G.T @ G, H.T @ H
-    if not all(np.all(np.isfinite(x)) for x in out):
+    if not all(np.isfinite(x).all() for x in out):
         raise DomainError(
             "`G` and `H` are too large: their products G^T H, G^T G, H^T H overflow float64. "
             "Rescale the encoders."
@@ -107,7 +112,7 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
                 f"`G` and `H` must have shapes (n_e, {mu.n_u}) and (n_e, {mu.n_v}); got "
                 f"{G.shape} and {H.shape}."
             )
-        A, B, C = encoder_products(G, H)
+        A, B, C = _encoder_products(G, H)  # G, H checked just above
         return (A, None, None) if tilting == "inner" else (A, B, C)
     if A is None:
         raise OptionError("give the parameter `A` (or the encoders `G` and `H`).")
@@ -129,8 +134,8 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
         M = Array(ndim=2)(M, name)
         if M.shape != (n, n):
             fail(ShapeError, name, f"a real array of shape ({n}, {n})", M)
-        scale = np.max(np.abs(M))
-        half_gap = np.max(np.abs(0.5 * M - 0.5 * M.T))  # halves: no overflow near 1.8e308
+        scale = np.abs(M).max()
+        half_gap = np.abs(0.5 * M - 0.5 * M.T).max()  # halves: no overflow near 1.8e308
         if half_gap > 0.5e-8 * scale:
             raise OptionError(
                 f"`{name}` must be symmetric (it is H^T H or G^T G); got a matrix whose "
@@ -170,9 +175,9 @@ class CanonicalParameters:
 def _side_factor(Mp, n, name, side):
     if Mp is None:
         return np.ones(n), np.eye(n)
-    beta, vecs = scipy.linalg.eigh(Mp, check_finite=False)
+    beta, vecs = eigh(Mp)
     p = 1.0 + beta
-    if not np.all(p > 0.0):
+    if not (p > 0.0).all():
         raise DomainError(
             f"the model conditional nu_{side}|. does not exist: C_{side}{side}^-1 + {name} must be "
             f"positive definite, but in standardized whitened coordinates `{name}` has the "
@@ -200,7 +205,7 @@ def model_correlations(params):
     correlations ``a`` of the model with respect to ``mu``'s canonical frame."""
     Ahat = _sym_power(params.p, params.p_vecs, -0.5) @ params.A
     Ahat = Ahat @ _sym_power(params.q, params.q_vecs, -0.5)
-    left, a, right_t = scipy.linalg.svd(Ahat, full_matrices=True, check_finite=False)
+    left, a, right_t = svd(Ahat, full_matrices=True)
     return left, a, right_t.T
 
 
@@ -244,10 +249,20 @@ def model_from_canonical(mu, params, tilting):
         d[:k] = np.sqrt((1.0 - a) * (1.0 + a))
         left_map = (d[:, None] * rot.T) @ _sym_power(vals, vecs, 0.5)
         left_inv = _sym_power(vals, vecs, -0.5) @ (rot / d[None, :])
-        logdet = float(np.sum(np.log(d)) + 0.5 * np.sum(np.log(vals)))
+        logdet = float(np.log(d).sum() + 0.5 * np.log(vals).sum())
         out.append(frame.compose(left_map, left_inv, logdet))
     model = Canonical.build(out[0], out[1], np.array(a), np.eye(mu.n_u), np.eye(mu.n_v))
     return JointGaussian.from_canonical(mu.mean, model)
+
+
+def _zero_padded(values, k):
+    """``values`` (per-pair parameters, possibly fewer than k: a rank constraint) padded with
+    zeros to length k; ``None`` is all zeros."""
+    out = np.zeros(k)
+    if values is not None:
+        values = np.asarray(values, dtype=np.float64)
+        out[: values.size] = values
+    return out
 
 
 def pair_model(mu, alpha, beta=None, gamma=None):
@@ -258,13 +273,11 @@ def pair_model(mu, alpha, beta=None, gamma=None):
     factorization (used for every closed form)."""
     can = mu.canonical()
     k = can.k
-    alpha = np.zeros(k) if alpha is None else np.pad(alpha, (0, k - len(alpha)))
-    beta = np.zeros(k) if beta is None else np.pad(beta, (0, k - len(beta)))
-    gamma = np.zeros(k) if gamma is None else np.pad(gamma, (0, k - len(gamma)))
+    alpha, beta, gamma = (_zero_padded(x, k) for x in (alpha, beta, gamma))
     p, q = 1.0 + beta, 1.0 + gamma
     rho = alpha / np.sqrt(p * q)
     if np.any(np.abs(rho) >= 1.0):
-        raise domain_error("inner" if not np.any(beta) else "quadratic", float(np.max(rho)))
+        raise domain_error("inner" if not np.any(beta) else "quadratic", float(rho.max()))
     order = np.argsort(-np.abs(rho), kind="stable")
     one_minus = (1.0 - rho) * (1.0 + rho)
     out = []
@@ -275,7 +288,7 @@ def pair_model(mu, alpha, beta=None, gamma=None):
         perm[:k] = order
         left_map = np.diag(d)[perm]
         left_inv = np.diag(1.0 / d)[:, perm]
-        out.append(frame.compose(left_map, left_inv, float(np.sum(np.log(d)))))
+        out.append(frame.compose(left_map, left_inv, float(np.log(d).sum())))
     signs = np.where(rho[order] < 0.0, -1.0, 1.0)
     rot_v = np.eye(mu.n_v)
     rot_v[:k, :k] = np.diag(signs)
@@ -372,12 +385,12 @@ def tilted_conditional(mu, side, given, A, B=None, C=None, *, tilting=None):
     with np.errstate(over="ignore", invalid="ignore"):
         b = can.frame(other).whiten(given - m_other)
         mean = m_side + can.frame(side).colour(gain @ b)
-    if not np.all(np.isfinite(mean)):
+    if not np.isfinite(mean).all():
         raise DomainError(
             "the model conditional mean overflows float64 at these parameters; rescale `A` or "
             "`given`."
         )
     white = can.frame(side).compose(
-        _sym_power(vals, vecs, 0.5), _sym_power(vals, vecs, -0.5), 0.5 * np.sum(np.log(vals))
+        _sym_power(vals, vecs, 0.5), _sym_power(vals, vecs, -0.5), 0.5 * np.log(vals).sum()
     )
     return Gaussian.from_whitening(mean, white)

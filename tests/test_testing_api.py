@@ -179,6 +179,32 @@ def test_search_is_deterministic_and_validates():
         testing.property("x", register=False)(lambda: None)
 
 
+def test_search_runs_with_one_blas_thread_and_restores_the_setting():
+    """search limits the BLAS pools to BLAS_THREADS = 1 while it runs (small matrices: extra
+    threads only wait for a CPU) and restores them; blas_threads=None leaves them alone."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return {d["filepath"]: d["num_threads"] for d in threadpoolctl.threadpool_info()}
+
+    seen = []
+
+    @testing.property("test-blas-threads", register=False, x=st.just(0))
+    def record(x):
+        seen.append(blas_threads())
+
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        assert before and all(n == 2 for n in before.values())
+        assert testing.search(record, examples=1).status == "ok"
+        assert seen and all(n == 1 for n in seen[-1].values()) and blas_threads() == before
+        seen.clear()
+        assert testing.search(record, examples=1, blas_threads=None).status == "ok"
+        assert seen[-1] == before
+    with pytest.raises(gc.DomainError, match="blas_threads"):
+        testing.search(record, blas_threads=0)
+
+
 def test_a_builtin_failure_prints_the_quantities_compared(monkeypatch):
     """A property's AssertionError names what was compared, with both values: swap the two
     losses that Theorem 3.10 compares and the (now false) inequality reports them."""
@@ -230,11 +256,20 @@ def test_docs_demo_the_printed_corollary_5_2_is_falsified_and_shrunk():
 def test_cli_check_table_json_unknown_and_failure(capsys):
     assert main(["check", "--only", "thm-5.1", "cor-5.7", "--examples", str(EXAMPLES)]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["id", "examples", "status", "seconds", "examples/s"]
+    assert out.splitlines()[0].split() == [
+        "id",
+        "examples",
+        "status",
+        "seconds",
+        "cpu_s",
+        "examples/s",
+        "cpu_examples/s",
+    ]
     assert "2 of 2 properties ok" in out
     assert main(["check", "--only", "lem-E.1", "--examples", "5", "--seed", "7", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["id"] == "lem-E.1" and rows[0]["status"] == "ok" and rows[0]["examples"] == 5
+    assert rows[0]["cpu_seconds"] > 0
     assert main(["check", "--only", "no-such-id"]) == 2
     assert "no-such-id" in capsys.readouterr().err
     false = testing.property("test-false-h", sigma=st.floats(0.0, 0.99))(_false_h.func)

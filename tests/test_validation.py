@@ -95,3 +95,70 @@ def test_a_table_naming_a_missing_parameter_is_a_programming_error():
         @validate_params(missing=POSITIVE)
         def g(x):
             return x
+
+
+def _binding_cases():
+    """Calls of a plain signature (the fast path) and of unusual ones (the Signature.bind path):
+    valid calls, and every way a call can fail to bind."""
+
+    def plain(a, b=2, *, c=3):
+        return a, b, c
+
+    def positional_only(a, /, b=2):
+        return a, b
+
+    def variadic(a, *rest, **extra):
+        return a, rest, extra
+
+    calls = [
+        ((1,), {}),
+        ((1, 5), {}),
+        ((1,), {"c": 4}),
+        ((), {"a": 1, "b": 5, "c": 4}),
+        ((), {}),  # missing a
+        ((1, 2, 3), {}),  # too many positional
+        ((1,), {"a": 1}),  # a twice
+        ((1,), {"d": 1}),  # unknown keyword
+        ((1, 2), {"b": 1}),  # b twice
+    ]
+    return [(plain, calls), (positional_only, calls[:3]), (variadic, [((1, 2), {"x": 3})])]
+
+
+def test_the_fast_binding_path_behaves_exactly_like_signature_bind():
+    """validate_params binds plain calls itself (no inspect.Signature.bind, which costs more
+    than a small closed form); results, converted defaults and binding errors must be those of
+    the Signature.bind path it replaces."""
+    import inspect
+
+    for function, calls in _binding_cases():
+        table = {"a": Integer(0)}
+        checked = validate_params(table)(function)
+        signature = inspect.signature(function)
+        for args, kwargs in calls:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as exc:
+                with pytest.raises(ArgumentTypeError) as info:
+                    checked(*args, **kwargs)
+                assert str(info.value) == f"{function.__qualname__}(): {exc}"
+                continue
+            assert checked(*args, **kwargs) == function(*bound.args, **bound.kwargs)
+    with pytest.raises(ArgumentTypeError, match="`a` must be an integer"):
+        validate_params(a=Integer(0))(_binding_cases()[0][0])(1.5)
+
+
+def test_the_weights_fast_path_agrees_with_the_full_check():
+    """A tuple of two plain floats skips NumPy in weights_pair / Weights; everything else takes
+    the full check, so results and errors are unchanged."""
+    from gaussclip._checks import plain_pair, weights_pair
+    from gaussclip.objectives import Weights
+
+    for value in [(1.0, 1.0), (2.0, 0.0), (0.0, 2.0), (0.3, 1.7), (1e-300, 0.0)]:
+        assert plain_pair(value) == value == weights_pair(value) == Weights()(value, "weights")
+    for value in [(1, 1), (True, 1.0), [1.0, 1.0], (np.float64(1.0), 1.0), "both"]:
+        assert plain_pair(value) is None
+    assert Weights()("both", "weights") == (1.0, 1.0) and weights_pair((1, 2)) == (1.0, 2.0)
+    for bad in [(0.0, 0.0), (-1.0, 1.0), (float("nan"), 1.0), (float("inf"), 1.0), (1.0,)]:
+        assert plain_pair(bad) is None
+        with pytest.raises(OptionError, match="`weights`"):
+            weights_pair(bad)

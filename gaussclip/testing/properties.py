@@ -17,9 +17,10 @@ where the closed forms are O(1) to O(100) whatever the scale and conditioning of
 ['ok', 'ok']
 """
 
+import functools
+
 import numpy as np
 from hypothesis import strategies as st
-from scipy.linalg import solve_triangular
 
 import gaussclip as gc
 
@@ -31,8 +32,10 @@ from .strategies import (
     _draw_parameters,
     _invertible,
     _invertible_count,
+    _joint_count,
     _log_condition,
     _Numbers,
+    _solve_triangular,
     joint_gaussians,
     weights,
 )
@@ -101,24 +104,39 @@ def _chol(matrix):
     return np.linalg.cholesky(matrix)
 
 
+@functools.lru_cache(maxsize=8)
+def _blocks(mu):
+    """Cholesky factors and condition numbers of C_uu and C_vv, computed once per drawn ``mu``
+    (several comparisons of one example use them; keyed by identity, a few kept)."""
+    return {
+        "u": _chol(mu.Cuu),
+        "v": _chol(mu.Cvv),
+        "cond": max(np.linalg.cond(mu.Cuu), np.linalg.cond(mu.Cvv)),
+    }
+
+
+def _factor(mu, side):
+    """L with C_side,side = L L^T."""
+    return _blocks(mu)[side]
+
+
 def _white(mu, a, left="u", right="v"):
     """L_left^T a L_right."""
-    factors = {"u": _chol(mu.Cuu), "v": _chol(mu.Cvv)}
-    return factors[left].T @ a @ factors[right]
+    return _factor(mu, left).T @ a @ _factor(mu, right)
 
 
 def _white_cov(mu, cov, side="u"):
     """L^{-1} cov L^{-T}: a covariance of ``side`` relative to the data marginal."""
-    factor = _chol(mu.Cuu if side == "u" else mu.Cvv)
-    x = solve_triangular(factor, cov, lower=True)
-    return solve_triangular(factor, x.T, lower=True).T
+    factor = _factor(mu, side)
+    x = _solve_triangular(factor, cov, lower=True)
+    return _solve_triangular(factor, x.T, lower=True).T
 
 
 def _omega(mu):
     """Whitened cross-covariance L_u^{-1} C_uv L_v^{-T} (an orthogonal rotation of the paper's
     C_uu^{-1/2} C_uv C_vv^{-1/2}: same singular values, Theorem 5.6)."""
-    x = solve_triangular(_chol(mu.Cuu), mu.Cuv, lower=True)
-    return solve_triangular(_chol(mu.Cvv), x.T, lower=True).T
+    x = _solve_triangular(_factor(mu, "u"), mu.Cuv, lower=True)
+    return _solve_triangular(_factor(mu, "v"), x.T, lower=True).T
 
 
 def _h(s):
@@ -135,7 +153,7 @@ def _objective_tol(mu, value):
     """OBJECTIVE_RTOL relative to 1 + |J|, plus the rounding of ``population_loss``: it sums
     traces of products of the (unwhitened) blocks and their inverses, terms of size up to
     cond(C_uu), cond(C_vv) that cancel down to J, so it is exact to ~eps * cond * dim^2."""
-    cond = max(np.linalg.cond(mu.Cuu), np.linalg.cond(mu.Cvv))
+    cond = _blocks(mu)["cond"]
     return OBJECTIVE_RTOL * (1.0 + abs(float(value))) + ROUNDING * cond * mu.dim**2
 
 
@@ -198,16 +216,34 @@ def _joint(mean=False):
 
 
 def _rank(draw, k):
-    return draw(st.integers(1, k)) if k > 1 else 1
+    return draw(_RANKS[k]) if k > 1 else 1
+
+
+_RANKS = {k: st.integers(1, k) for k in range(2, 7)}
+
+
+def _numbers(draw, count):
+    """The numbers of one example, drawn by Hypothesis in one blob.
+
+    Sizes (and other discrete choices) are drawn first, then a single blob holding every number
+    the example needs (the joint Gaussian's spectra and rotations, encoders, points, ...),
+    decoded in order by the strategies module's drawing functions. One blob instead of one per
+    object saves Hypothesis's per-draw bookkeeping, and shrinking is unchanged: zero bytes are
+    still identity blocks, zero correlations and zero encoders."""
+    return _Numbers(draw(_blob(count)))
+
+
+def _sizes(draw):
+    return draw(SIZES), draw(SIZES)
 
 
 @st.composite
 def _case(draw, *, tilting="inner", rank=False, mean=False, perturb=False, w=False):
     """mu, a competitor of the tilting (``params``), optionally a rank, weights and a
     perturbation direction of the encoders."""
-    mu = draw(_joint(mean))
-    k = min(mu.n_u, mu.n_v)
-    out = {"mu": mu}
+    a, b = _sizes(draw)
+    k = min(a, b)
+    out = {}
     if tilting is None:
         tilting = draw(_TILTINGS)
         out["tilting"] = tilting
@@ -216,9 +252,13 @@ def _case(draw, *, tilting="inner", rank=False, mean=False, perturb=False, w=Fal
         out["rank"] = r
     if w:
         out["w"] = draw(_WEIGHTS)
-    out["params"] = _draw_parameters(draw, mu, tilting, r)
+    count = _joint_count(a, b, mean=mean) + (r + (k if perturb else 0)) * (a + b)
+    numbers = _numbers(draw, count)
+    mu = _draw_joint(draw, a, b, None, _TOP, mean, numbers=numbers)
+    out["mu"] = mu
+    out["params"] = _draw_parameters(draw, mu, tilting, r, numbers=numbers)
     if perturb:
-        out["direction"] = _draw_encoders(draw, mu, k)
+        out["direction"] = _draw_encoders(draw, mu, k, numbers=numbers)
     return out
 
 
@@ -295,33 +335,32 @@ def thm_5_1_rank(mu, rank, params):
 
 def _white_inverse(mu, x, left="u", right="v"):
     """The matrix whose whitened form is ``x``: L_left^{-T} x L_right^{-1}."""
-    fl, fr = _chol(mu.Cuu if left == "u" else mu.Cvv), _chol(mu.Cuu if right == "u" else mu.Cvv)
-    y = solve_triangular(fl, x, lower=True, trans="T")
-    return solve_triangular(fr, y.T, lower=True, trans="T").T
-
-
-def _vector(draw, n, scale):
-    """A vector with entries in [-scale, scale), drawn in one Hypothesis draw (shrinks to 0)."""
-    return scale * _Numbers(draw(_blob(n))).signed(n)
+    fl, fr = _factor(mu, left), _factor(mu, right)
+    y = _solve_triangular(fl, x, lower=True, trans="T")
+    return _solve_triangular(fr, y.T, lower=True, trans="T").T
 
 
 @st.composite
 def _with_points(draw, mean=True):
     """mu and conditioning points u = m_u + L_u z_u, v = m_v + L_v z_v with |z| <= 3."""
-    mu = draw(_joint(mean))
-    z = _vector(draw, mu.dim, 3.0)
+    a, b = _sizes(draw)
+    numbers = _numbers(draw, _joint_count(a, b, mean=mean) + a + b)
+    mu = _draw_joint(draw, a, b, None, _TOP, mean, numbers=numbers)
+    z = 3.0 * numbers.signed(a + b)
     return {
         "mu": mu,
-        "u": mu.mean_u + _chol(mu.Cuu) @ z[: mu.n_u],
-        "v": mu.mean_v + _chol(mu.Cvv) @ z[mu.n_u :],
+        "u": mu.mean_u + _factor(mu, "u") @ z[: mu.n_u],
+        "v": mu.mean_v + _factor(mu, "v") @ z[mu.n_u :],
     }
 
 
 def _point_scale(mu, side, given):
     """1 + |L^{-1}(x - m)|_1 for a conditioning point x of ``side``: whitened conditional-mean
     errors grow with it."""
-    block, centre = (mu.Cuu, mu.mean_u) if side == "u" else (mu.Cvv, mu.mean_v)
-    return 1.0 + float(np.abs(solve_triangular(_chol(block), given - centre, lower=True)).sum())
+    centre = mu.mean_u if side == "u" else mu.mean_v
+    return 1.0 + float(
+        np.abs(_solve_triangular(_factor(mu, side), given - centre, lower=True)).sum()
+    )
 
 
 @property(
@@ -336,12 +375,12 @@ def cor_5_2(mu, u, v):
     nu = gc.minimize(mu, "cond", "inner").model
     for side, given, other in (("u", v, "v"), ("v", u, "u")):
         block = mu.Cuu if side == "u" else mu.Cvv
-        factor = _chol(block)
+        factor = _factor(mu, side)
         diff = nu.conditional_mean(side, given) - mu.conditional_mean(side, given)
         scale = _point_scale(mu, other, given)
         _assert_close(
             f"whitened E_nu[{side}|{other}] - E_mu[{side}|{other}] (45)",
-            solve_triangular(factor, diff, lower=True),
+            _solve_triangular(factor, diff, lower=True),
             0.0,
             WHITENED_ATOL * scale,
         )
@@ -433,12 +472,12 @@ def thm_5_3_rank(mu, rank, params, direction):
 def cor_5_4(mu, u, v):
     for w, side, given, other in (((2.0, 0.0), "u", v, "v"), ((0.0, 2.0), "v", u, "u")):
         nu = gc.minimize(mu, "cond", "quadratic", weights=w).model
-        factor = _chol(mu.Cuu if side == "u" else mu.Cvv)
+        factor = _factor(mu, side)
         diff = nu.conditional_mean(side, given) - mu.conditional_mean(side, given)
         scale = _point_scale(mu, other, given)
         _assert_close(
             f"whitened E_nu[{side}|{other}] - E_mu[{side}|{other}] (51), weights {w}",
-            solve_triangular(factor, diff, lower=True),
+            _solve_triangular(factor, diff, lower=True),
             0.0,
             WHITENED_ATOL * scale,
         )
@@ -532,17 +571,19 @@ def cor_5_7(mu):
 # ------------------------------------------------------------- Appendix E (KL divergences)
 @st.composite
 def _gaussian_pair(draw):
-    mu = draw(_joint(mean=True))
-    nu = _draw_joint(draw, mu.n_u, mu.n_v, None, _TOP, mean=True)
+    a, b = _sizes(draw)
+    numbers = _numbers(draw, 2 * _joint_count(a, b, mean=True))
+    mu = _draw_joint(draw, a, b, None, _TOP, mean=True, numbers=numbers)
+    nu = _draw_joint(draw, a, b, None, _TOP, mean=True, numbers=numbers)
     return {"mu": mu, "nu": nu}
 
 
 def _kl_generalized(mean_p, cov_p, mean_q, cov_q):
     """KL(N_p || N_q) from the generalized eigenvalues of (C_p, C_q): an independent route."""
     factor = _chol(cov_q)
-    x = solve_triangular(factor, cov_p, lower=True)
-    lam = np.linalg.eigvalsh(solve_triangular(factor, x.T, lower=True).T)
-    d = solve_triangular(factor, mean_p - mean_q, lower=True)
+    x = _solve_triangular(factor, cov_p, lower=True)
+    lam = np.linalg.eigvalsh(_solve_triangular(factor, x.T, lower=True).T)
+    d = _solve_triangular(factor, mean_p - mean_q, lower=True)
     return 0.5 * float(np.sum(lam - 1.0 - np.log(lam)) + d @ d)
 
 
@@ -611,19 +652,21 @@ _PROBLEMS = st.sampled_from(CLOSED_FORMS)
 CHANGE_CONDITION = 10.0
 
 
-def _change(draw, n):
-    return _invertible(_Numbers(draw(_blob(_invertible_count(n)))), n, np.log10(CHANGE_CONDITION))
+_CHANGE_TOP = np.log10(CHANGE_CONDITION)
 
 
 @st.composite
 def _changes(draw):
-    mu = draw(_joint())
+    a, b = _sizes(draw)
+    problem = draw(_PROBLEMS)
+    count = _joint_count(a, b) + _invertible_count(a) + _invertible_count(b) + a + b
+    numbers = _numbers(draw, count)
     return {
-        "mu": mu,
-        "m_u": _change(draw, mu.n_u),
-        "m_v": _change(draw, mu.n_v),
-        "shift": _vector(draw, mu.dim, 10.0),
-        "problem": draw(_PROBLEMS),
+        "mu": _draw_joint(draw, a, b, None, _TOP, numbers=numbers),
+        "m_u": _invertible(numbers, a, _CHANGE_TOP),
+        "m_v": _invertible(numbers, b, _CHANGE_TOP),
+        "shift": 10.0 * numbers.signed(a + b),
+        "problem": problem,
     }
 
 
@@ -666,11 +709,14 @@ def invariance_uv(mu, m_u, m_v, shift, problem):
 # ------------------------------------------------------------------------------ Monte Carlo
 @st.composite
 def _mc_case(draw):
-    mu = draw(_joint(mean=True))
+    a, b = _sizes(draw)
     loss = draw(_LOSSES)
     tilting = draw(_TILTINGS)
     w = draw(_WEIGHTS) if loss == "cond" else (1.0, 1.0)
-    params = _draw_parameters(draw, mu, tilting, _rank(draw, min(mu.n_u, mu.n_v)))
+    r = _rank(draw, min(a, b))
+    numbers = _numbers(draw, _joint_count(a, b, mean=True) + r * (a + b))
+    mu = _draw_joint(draw, a, b, None, _TOP, mean=True, numbers=numbers)
+    params = _draw_parameters(draw, mu, tilting, r, numbers=numbers)
     return {"mu": mu, "loss": loss, "tilting": tilting, "w": w, "params": params}
 
 

@@ -39,7 +39,7 @@ import functools
 import math
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg.lapack import dtrtrs
 
 try:
     from hypothesis import strategies as st
@@ -138,11 +138,11 @@ def _householder(numbers, n):
     is reachable up to signs). Zero vectors, the shrink target, are skipped."""
     q = np.eye(n)
     for j, row in enumerate(numbers.signed(max(n - 1, 0), n)):
-        w = row.copy()
-        w[:j] = 0.0
+        w = row[j:]  # the reflection acts on coordinates j, ..., n - 1
         norm2 = float(w @ w)
         if norm2 > _TINY:
-            q -= np.outer(q @ w, w) * (2.0 / norm2)
+            block = q[:, j:]
+            block -= (block @ w)[:, None] * (w * (2.0 / norm2))
     return q
 
 
@@ -362,13 +362,20 @@ def _draw_sigma(draw, sigma, k):
     return out
 
 
-def _draw_joint(draw, a, b, sigma, top, mean=False, mean_elements=None):
-    """One JointGaussian of sizes (a, b): ``sigma`` (descending, length min(a, b)) or None to
-    draw it from the blob, block conditions <= 10^top, ``mean`` drawn from the blob when True."""
-    k = min(a, b)
+def _joint_count(a, b, drawn_sigma=True, mean=False):
+    """How many numbers :func:`_draw_joint` takes for sizes (a, b)."""
     count = _spd_count(a) + _spd_count(b) + _rotation_count(a) + _rotation_count(b)
-    count += (k if sigma is None else 0) + (a + b if mean else 0)
-    numbers = _Numbers(draw(_blob(count)))
+    return count + (min(a, b) if drawn_sigma else 0) + (a + b if mean else 0)
+
+
+def _draw_joint(draw, a, b, sigma, top, mean=False, mean_elements=None, numbers=None):
+    """One JointGaussian of sizes (a, b): ``sigma`` (descending, length min(a, b)) or None to
+    draw it from the blob, block conditions <= 10^top, ``mean`` drawn from the blob when True.
+    ``numbers`` (a :class:`_Numbers` with at least :func:`_joint_count` left) replaces the
+    blob draw, so a caller can draw one blob for several objects."""
+    k = min(a, b)
+    if numbers is None:
+        numbers = _Numbers(draw(_blob(_joint_count(a, b, sigma is None, mean))))
     s = np.sort(numbers.unit(k) * DEFAULT_MAX_SIGMA)[::-1] if sigma is None else sigma
     cuu, lam_u, q_u = _spd(numbers, a, top)
     cvv, lam_v, q_v = _spd(numbers, b, top)
@@ -474,14 +481,25 @@ def joint_gaussians(
     return build()
 
 
+def _solve_triangular(factor, b, lower=True, trans=0):
+    """``scipy.linalg.solve_triangular`` for float64 triangular factors: the same LAPACK routine
+    (``dtrtrs``) called directly, without SciPy's per-call overhead (which costs more than the
+    solve at the sizes drawn here)."""
+    x, info = dtrtrs(factor, b, lower=int(lower), trans=1 if trans in ("T", 1) else 0)
+    if info != 0:  # pragma: no cover - Cholesky factors of SPD blocks are nonsingular
+        raise np.linalg.LinAlgError(f"dtrtrs failed with info = {info}")
+    return x
+
+
 def _unwhiten(x, block):
     """``x L^{-1}`` for the Cholesky factor ``L`` of ``block`` (a triangular solve)."""
     factor = np.linalg.cholesky(block)
-    return solve_triangular(factor, x.T, lower=True, trans="T").T
+    return _solve_triangular(factor, x.T, lower=True, trans="T").T
 
 
-def _draw_encoders(draw, mu, r, max_norm=None):
-    numbers = _Numbers(draw(_blob(r * (mu.n_u + mu.n_v))))
+def _draw_encoders(draw, mu, r, max_norm=None, numbers=None):
+    if numbers is None:
+        numbers = _Numbers(draw(_blob(r * (mu.n_u + mu.n_v))))
     g = 2.0 * numbers.signed(r, mu.n_u)
     h = 2.0 * numbers.signed(r, mu.n_v)
     if max_norm is not None:
@@ -585,12 +603,14 @@ def _check_tilting(tilting):
         )
 
 
-def _draw_parameters(draw, mu, tilting, r, max_norm=0.95):
-    """Realizable {A, B, C} from encoders of r rows (see :func:`tilting_parameters`)."""
+def _draw_parameters(draw, mu, tilting, r, max_norm=0.95, numbers=None):
+    """Realizable {A, B, C} from encoders of r rows (see :func:`tilting_parameters`);
+    ``numbers`` as in :func:`_draw_encoders`."""
     if tilting == "inner":
-        g, h = _draw_encoders(draw, mu, r, max_norm)
+        g, h = _draw_encoders(draw, mu, r, max_norm, numbers)
         return {"A": g.T @ h, "B": None, "C": None}
-    return dict(zip("ABC", gc.encoder_products(*_draw_encoders(draw, mu, r)), strict=True))
+    encoders = _draw_encoders(draw, mu, r, numbers=numbers)
+    return dict(zip("ABC", gc.encoder_products(*encoders), strict=True))
 
 
 def _not_both_zero(w):
