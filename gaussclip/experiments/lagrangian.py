@@ -29,7 +29,7 @@ justified them, on a validation split of the training pairs, are in ``paper_figu
 
 * **Pooling.** The physics presets average the tokens (``pooling="mean"``) with
   non-causal attention; the ``motion`` preset keeps the last token of causal attention.
-* **Similarity.** Cosine (eq. 2) with temperature ``temperature`` (0.05 for the physics presets,
+* **Similarity.** Cosine (eq. 2) with temperature ``temperature`` (0.02 for the physics presets,
   0.1 for ``motion``): the coefficient vectors have norms that vary by a factor of a few between
   samples; normalizing both sides makes retrieval depend on directions only.
 * **Data.** The physics presets simulate with RK4 at dt = 1e-4 (``data``), which reproduces the
@@ -142,7 +142,7 @@ class LagrangianConfig:
 #: The physics-token encoder's settings shared by the presets below (chosen on a validation split
 #: of the training pairs; paper_figures/README.md, "Figures 13-15", has the measurements).
 PHYSICS = {"features": "local_posterior", "per_token": 25, "pooling": "mean", "causal": False,
-           "temperature": 0.05}  # fmt: skip
+           "temperature": 0.02}  # fmt: skip
 #: RK4 with dt = 1e-4 reproduces the paper's dt = 1e-5 trajectories to float32 storage precision
 #: (simulator docstring; the test splits differ by at most 1.2e-7) at a tenth of the cost.
 COARSE_STEP = (("dt", 1e-4), ("record_every", 1))
