@@ -1,6 +1,7 @@
 """The Section 6.3 experiment (gaussclip.experiments.lagrangian) at tiny size: features,
 retrieval metrics, training with per-epoch metrics, checkpointed resume."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -109,3 +110,16 @@ def test_encoder_inputs_of_each_feature_kind_and_a_validation_split(monkeypatch)
     result, _, _ = experiment.train(held_out, progress=False)
     assert seen == [64]
     assert result.history[-1]["validation"]["n_candidates_full"] == 32
+
+
+def test_command_line_trains_a_preset_and_prints_it_beside_the_reference(capsys):
+    """``python -m gaussclip.experiments.lagrangian PRESET`` (here the tiny one)."""
+    summary = experiment.main(["tiny"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["preset"] == "tiny" and printed["epochs"] == TINY.epochs
+    for block in ("test", "physics_reference"):
+        assert set(printed[block]["batch"]) == {"c_to_t", "t_to_c"}
+    assert printed["physics_reference"]["settings"]["every"] == 10
+    assert summary["test"] == printed["test"]
+    with pytest.raises(SystemExit):
+        experiment.main(["medium"])
