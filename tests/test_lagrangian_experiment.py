@@ -123,3 +123,16 @@ def test_command_line_trains_a_preset_and_prints_it_beside_the_reference(capsys)
     assert summary["test"] == printed["test"]
     with pytest.raises(SystemExit):
         experiment.main(["medium"])
+
+
+def test_prefetch_builds_the_quick_presets_data(monkeypatch, capsys):
+    """``gaussclip data lagrangian`` caches exactly the splits the quick figures load."""
+    from gaussclip.data import lagrangian as lag
+
+    monkeypatch.setitem(experiment.PRESETS, "quick", TINY)
+    lag.prefetch()
+    first = capsys.readouterr().out.splitlines()
+    assert len(first) == 2 and all("generated" in line for line in first)
+    train, test = experiment.load_data(TINY)
+    assert train.from_cache and test.from_cache
+    assert str(train.path) in first[0] and str(test.path) in first[1]

@@ -103,7 +103,7 @@ Every data set is cached under :func:`gaussclip.io.cache_dir` ``("lagrangian")``
 and the sha256 of the ``.npz``), both written atomically; ``key`` hashes the parameters, so any
 change of a parameter builds a new data set, and a corrupted file is detected (sha256), reported
 (:class:`~gaussclip.data._cache.CacheWarning`) and rebuilt, never used.
-``gaussclip data lagrangian`` (:func:`prefetch`) builds the quick-mode train and test splits.
+``gaussclip data lagrangian`` (:func:`prefetch`) builds the splits the quick figures use.
 """
 
 import hashlib
@@ -503,9 +503,14 @@ def paper_split(split="train", mode="quick", **kwargs):
 
 
 def prefetch():
-    """Build the quick-mode train and test splits into the cache (``gaussclip data lagrangian``)."""
-    for split in SPLIT_SEEDS:
-        data = paper_split(split, "quick", n_jobs=-1)
+    """Build the data of the quick figures into the cache (``gaussclip data lagrangian``): the
+    train and test splits of the ``quick`` preset of :mod:`gaussclip.experiments.lagrangian`
+    (Figures 13-15)."""
+    # imported here: the experiment's preset decides the data, and it imports this module
+    from ..experiments import lagrangian as experiment
+
+    splits = experiment.load_data(experiment.preset("quick"))
+    for split, data in zip(SPLIT_SEEDS, splits, strict=True):
         state = "cached" if data.from_cache else "generated"
         print(f"Lagrangian {split} split ({len(data)} trajectories, {state}): {data.path}")
 
