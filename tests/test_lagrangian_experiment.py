@@ -125,14 +125,12 @@ def test_command_line_trains_a_preset_and_prints_it_beside_the_reference(capsys)
         experiment.main(["medium"])
 
 
-def test_prefetch_builds_the_quick_presets_data(monkeypatch, capsys):
-    """``gaussclip data lagrangian`` caches exactly the splits the quick figures load."""
+def test_the_data_module_s_quick_splits_are_the_quick_presets_data():
+    """``gaussclip data lagrangian`` (``paper_split(..., "quick")``) caches exactly the splits
+    the quick figures load: same sizes, same time step, same seeds."""
     from gaussclip.data import lagrangian as lag
 
-    monkeypatch.setitem(experiment.PRESETS, "quick", TINY)
-    lag.prefetch()
-    first = capsys.readouterr().out.splitlines()
-    assert len(first) == 2 and all("generated" in line for line in first)
-    train, test = experiment.load_data(TINY)
-    assert train.from_cache and test.from_cache
-    assert str(train.path) in first[0] and str(test.path) in first[1]
+    quick = experiment.preset("quick")
+    assert (quick.n_train, quick.n_test) == (lag.QUICK_N["train"], lag.QUICK_N["test"])
+    assert dict(quick.data) == lag.QUICK_STEP
+    assert experiment.preset("motion").n_train == 8192 and experiment.preset("motion").data == ()

@@ -56,7 +56,13 @@ from .._checks import choice, integer
 from ..data import lagrangian as lag
 from ..nn import transformer
 from ..train import TrainConfig, fit
+from . import lagrangian_features as lag_features
 from ._run_format import run_path
+
+# re-exported: the metrics' names are part of this experiment's interface
+from .lagrangian_metrics import CANDIDATE_BATCH as CANDIDATE_BATCH
+from .lagrangian_metrics import KS as KS
+from .lagrangian_metrics import retrieval_metrics
 
 #: Feature scales: displacements of a tracer over T = 0.1 reach ~0.2-0.6 (see the simulator's
 #: docstring); speeds are ~RMS_SPEED.
@@ -66,9 +72,6 @@ N_FEATURES = 4
 #: Token inputs (:func:`encoder_inputs`): generic motion, or the physics-informed tokens of
 #: :mod:`gaussclip.experiments.lagrangian_features`.
 FEATURES = ("motion", "matched", "local_posterior")
-KS = (1, 5)
-#: Candidate-set size of the batch-wise metric (the paper's batch size).
-CANDIDATE_BATCH = 128
 EVAL_CHUNK = 512
 
 
@@ -145,15 +148,15 @@ PHYSICS = {"features": "local_posterior", "per_token": 25, "pooling": "mean", "c
            "temperature": 0.02}  # fmt: skip
 #: RK4 with dt = 1e-4 reproduces the paper's dt = 1e-5 trajectories to float32 storage precision
 #: (simulator docstring; the test splits differ by at most 1.2e-7) at a tenth of the cost.
-COARSE_STEP = (("dt", 1e-4), ("record_every", 1))
+COARSE_STEP = tuple(lag.QUICK_STEP.items())
 
 PRESETS = {
     "full": LagrangianConfig(
         n_train=lag.FULL_N, n_test=lag.FULL_N, epochs=20, lr=1e-4, schedule="constant"
     ),
     # the generic tokenization (displacement and velocity patches) of the first quick mode
-    "motion": LagrangianConfig(),
-    "quick": LagrangianConfig(n_train=16384, epochs=10, data=COARSE_STEP, **PHYSICS),
+    "motion": LagrangianConfig(n_train=8192),
+    "quick": LagrangianConfig(epochs=10, data=COARSE_STEP, **PHYSICS),
     # opt-in (python -m gaussclip.experiments.lagrangian cpu): all of the paper's training pairs
     "cpu": LagrangianConfig(n_train=lag.FULL_N, epochs=20, data=COARSE_STEP, **PHYSICS),
     # the smoke test: a coarse time step, few pairs, a small encoder
@@ -205,9 +208,6 @@ def encoder_inputs(config, data):
     (:mod:`~gaussclip.experiments.lagrangian_features`), float32."""
     if config.features == "motion":
         return trajectory_features(data.trajectories, data.times, data.params.get("x0", lag.X0))
-    # imported here: lagrangian_features -> lagrangian_reference -> this module (its metrics)
-    from . import lagrangian_features as lag_features
-
     args = (data.trajectories, data.times, data.freqs, data.wavevectors)
     kwargs = {"every": config.every, "per_token": config.per_token}
     kwargs["x0"] = data.params.get("x0", lag.X0)
@@ -240,36 +240,6 @@ def embed(params, features, config):
         for i in range(0, len(features), EVAL_CHUNK)
     ]
     return np.concatenate(parts).astype(np.float64)
-
-
-def retrieval_metrics(z_coeff, z_traj, rng, batch=CANDIDATE_BATCH):
-    """R@1 and R@5 in both directions, over all candidates and over random candidate batches.
-
-    Returns
-    -------
-    dict
-        ``{"full": {...}, "batch": {...}}``, each ``{"c_to_t": {"R@1", "R@5"}, "t_to_c": ...}``
-        (``c_to_t``: a potential's coefficients query the trajectories), with the candidate-set
-        sizes ``n_candidates_full`` and ``n_candidates_batch``.
-    """
-    names = {"u_to_v": "c_to_t", "v_to_u": "t_to_c"}
-
-    def metrics(zu, zv):
-        r = retrieval.recall_at_k(zu, zv, ks=KS, similarity="cosine")
-        return {names[d]: {f"R@{k}": r[d][f"R@{k}"] for k in KS} for d in names}
-
-    full = metrics(z_coeff, z_traj)
-    batch = min(batch, len(z_coeff))
-    order = rng.permutation(len(z_coeff))
-    groups = [order[i : i + batch] for i in range(0, len(order) - batch + 1, batch)]
-    per = [metrics(z_coeff[g], z_traj[g]) for g in groups]
-    averaged = {d: {key: float(np.mean([p[d][key] for p in per])) for key in full[d]} for d in full}
-    return {
-        "full": full,
-        "batch": averaged,
-        "n_candidates_full": len(z_coeff),
-        "n_candidates_batch": batch,
-    }
 
 
 def _run_path(config, data_params):
