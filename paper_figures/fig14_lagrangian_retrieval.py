@@ -1,5 +1,6 @@
-"""Figure 14: retrieval accuracy of the contrastively trained trajectory encoder, per epoch:
-coefficients -> trajectories (top) and trajectories -> coefficients (bottom), R@1 (left) and
+"""Figure 14: retrieval accuracy of the contrastively trained trajectory encoder (the preset's
+transformer; quick mode: physics-informed tokens, :mod:`gaussclip.experiments.lagrangian`), per
+epoch: coefficients -> trajectories (top) and trajectories -> coefficients (bottom), R@1 (left) and
 R@5 (right), on the training and the test pairs, over the full test set of candidates and over
 random batches of 128, against chance and against the physics reference: the Gaussian posterior
 mean of the coefficients given finite-difference velocities along the trajectory

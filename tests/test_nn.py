@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from autograd.test_util import check_grads
 
-from gaussclip.errors import ShapeError
+from gaussclip.errors import OptionError, ShapeError
 from gaussclip.nn import lenet, linear, mlp, ops, transformer
 
 
@@ -138,3 +138,24 @@ def test_transformer_causal_prefix_property():
     full = transformer.block(p["blocks"][0], h, 2, True)
     prefix = transformer.block(p["blocks"][0], h[:, :4], 2, True)
     assert np.allclose(full[:, :4], prefix)
+
+
+def test_transformer_mean_pooling_is_permutation_invariant_without_positions():
+    # non-causal attention is permutation-equivariant over tokens, so with the position
+    # embedding zeroed the mean of the tokens, hence the output, ignores their order; and the
+    # gradient of the mean-pooled encoder checks
+    rng = np.random.default_rng(8)
+    cfg, p = small_transformer(
+        rng, seq_len=5, patch=1, n_blocks=2, d_mlp=8, n_out=3, causal=False, pooling="mean"
+    )
+    x = rng.standard_normal((2, 5, 2))
+    rev(lambda p: anp.sum(anp.sin(10 * transformer.apply(p, x, cfg))))(p)
+    p["pos"] = np.zeros_like(p["pos"])
+    order = rng.permutation(5)
+    np.testing.assert_allclose(
+        transformer.apply(p, x[:, order], cfg), transformer.apply(p, x, cfg), rtol=1e-12
+    )
+    last = transformer.TransformerConfig(**(cfg.to_dict() | {"pooling": "last"}))
+    assert not np.allclose(transformer.apply(p, x[:, order], last), transformer.apply(p, x, last))
+    with pytest.raises(OptionError, match="pooling"):
+        transformer.TransformerConfig(pooling="max")

@@ -10,7 +10,7 @@ How the bump is enforced: :func:`gaussclip.experiments.reference_run.reference_n
 trains a fixed tiny run through the same code path as the cached runs
 (:func:`gaussclip.train.fit`, Adam, the experiments' own objectives with LeNet-5 and the
 trajectory transformer, the conditional loss with cosine and inner similarities, the trajectory
-features) in float64, and :data:`REFERENCE_NUMBERS` records its
+features and physics tokens) in float64, and :data:`REFERENCE_NUMBERS` records its
 outputs for the current version. ``tests/test_run_format.py`` fails when the outputs move by more
 than :data:`REFERENCE_RTOL` while the version stayed the same: a change that alters trained
 numbers must bump :data:`RUN_FORMAT_VERSION` and record the new numbers under the new version
@@ -25,7 +25,7 @@ import json
 from ..io import cache_dir
 
 #: Bump whenever the numbers a training run produces change (trainer, losses, models, features).
-RUN_FORMAT_VERSION = 2
+RUN_FORMAT_VERSION = 3
 
 #: Outputs of :func:`gaussclip.experiments.reference_run.reference_numbers` for every run-format
 #: version so far (a new version adds an entry, old entries stay as the record): per tiny run, the
@@ -39,6 +39,17 @@ REFERENCE_NUMBERS = {
     # 2: MNIST runs record the per-epoch collapse statistics in their history (Figure 12); the
     # trained numbers are those of version 1.
     2: _VERSION_1_NUMBERS,
+    # 3: Lagrangian runs gain physics-informed tokens and mean pooling (a third reference run);
+    # the MNIST and motion-token runs are unchanged.
+    3: _VERSION_1_NUMBERS
+    | {
+        "transformer_physics": [
+            3.2451332603572043,
+            1.8847978722666632,
+            33.18727445524749,
+            166.78523334443722,
+        ],
+    },
 }
 
 #: float64 runs of a few steps repeat to ~1e-13 across BLAS builds; any change of the code's

@@ -40,7 +40,7 @@ import numpy as np
 from .._validation import Array, Integer, Optional, Real, validate_params
 from ..data import lagrangian as lag
 from ..errors import DomainError, ShapeError
-from .lagrangian import retrieval_metrics
+from .lagrangian_metrics import retrieval_metrics
 
 #: Default standard deviation of the velocity observation noise (speeds are ~ lag.RMS_SPEED = 6,
 #: and the midpoint finite differences of every 10th point are accurate to ~1e-3 of that).
@@ -219,8 +219,8 @@ def posterior_mean_embedding(
 def reference_metrics(data, rng, *, noise=NOISE, every=EVERY):
     """R@1 and R@5 of the posterior-mean embedding against the coefficients of ``data`` (a
     :class:`~gaussclip.data.lagrangian.LagrangianData`), in the format of
-    :func:`gaussclip.experiments.lagrangian.retrieval_metrics` (full set and batches of 128),
-    plus the settings used."""
+    :func:`gaussclip.experiments.lagrangian_metrics.retrieval_metrics` (full set and batches of
+    128), plus the settings used."""
     params = data.params
     std = prior_std(data.wavevectors, params.get("decay", lag.DECAY),
                     params.get("rms_speed", lag.RMS_SPEED))  # fmt: skip

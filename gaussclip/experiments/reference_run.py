@@ -5,11 +5,15 @@
 version constants so that the experiments, which read those constants, are not imported by them.
 """
 
+from dataclasses import replace
+
 import numpy as np
 
+from ..data import lagrangian as lag
 from ..nn import lenet, transformer
 from ..train import TrainConfig, fit, tree_leaves
 from . import lagrangian, mnist
+from . import lagrangian_features as lag_features
 
 
 def _summary(result):
@@ -32,7 +36,10 @@ def reference_numbers():
     params = {"u": lenet.init(np.random.default_rng(1), dtype=np.float64), "v": {}}
     lenet_run = fit(mnist.objective((1.0, 1.0)), params, (images, targets), config)
 
-    lag_config = lagrangian.preset("tiny")
+    # the generic (motion) encoder, with the settings the tiny preset had up to version 2
+    lag_config = replace(
+        lagrangian.preset("tiny"), features="motion", pooling="last", causal=True, temperature=0.1
+    )
     times = np.linspace(0.0, 1.0, 100)
     trajectories = np.cumsum(0.01 * rng.standard_normal((8, 100, 2)), axis=1) + 0.5
     features = lagrangian.trajectory_features(trajectories, times).astype(np.float64)
@@ -44,4 +51,20 @@ def reference_numbers():
     }
     objective = lagrangian.objective(lag_config, features.shape[1])
     transformer_run = fit(objective, params, (coefficients, features), config)
-    return {"lenet": _summary(lenet_run), "transformer": _summary(transformer_run)}
+
+    # the physics-token encoder (local posterior tokens, mean pooling) of the tiny preset
+    phys_config = replace(lagrangian.preset("tiny"), per_token=5)
+    kv = lag.wavevectors()
+    tokens = lag_features.local_posterior_tokens(
+        trajectories, times + 0.01, lag.frequencies(kv), kv, every=10, per_token=5,
+        noise=phys_config.noise, x0=(0.5, 0.5),
+    ).astype(np.float64)  # fmt: skip
+    t_config = phys_config.transformer_config(tokens.shape[1])
+    params = {"u": {}, "v": transformer.init(np.random.default_rng(1), t_config, dtype=np.float64)}
+    objective = lagrangian.objective(phys_config, tokens.shape[1])
+    physics_run = fit(objective, params, (coefficients, tokens), config)
+    return {
+        "lenet": _summary(lenet_run),
+        "transformer": _summary(transformer_run),
+        "transformer_physics": _summary(physics_run),
+    }

@@ -3,8 +3,8 @@
 * :mod:`~gaussclip.nn.linear`: :math:`g(x) = Wx` (+ b), the linear encoders of eq. (38);
 * :mod:`~gaussclip.nn.mlp`: fully connected ReLU network;
 * :mod:`~gaussclip.nn.lenet`: LeNet-5 (LeCun et al. 1998) for 28 x 28 images;
-* :mod:`~gaussclip.nn.transformer`: lifting, residual attention blocks, last-token pooling and
-  projection (Section 6.3), with optional patch tokens.
+* :mod:`~gaussclip.nn.transformer`: lifting, residual attention blocks, last-token (or mean)
+  pooling and projection (Section 6.3), with optional patch tokens.
 
 Parameters are plain dicts and lists of arrays, so :func:`gaussclip.train.fit` (Adam,
 checkpoints) handles any of them. Heavy layers are primitives with hand-written VJPs

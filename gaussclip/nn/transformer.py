@@ -8,7 +8,9 @@ r"""Transformer encoder for sequences, as in Section 6.3:
 * :math:`A_k`: residual attention blocks in the pre-norm form
   :math:`x \leftarrow x + \mathrm{MHA}(\mathrm{LN}(x))`,
   :math:`x \leftarrow x + \mathrm{MLP}(\mathrm{LN}(x))` (GELU MLP);
-* :math:`P`: last-token pooling, a final layer norm and a linear projection to :math:`n_e`.
+* :math:`P`: pooling of the tokens (``pooling="last"``: the last token, the default;
+  ``"mean"``: the average of all tokens), a final layer norm and a linear projection to
+  :math:`n_e`.
 
 With ``causal=True`` (the text-encoder convention) token t attends to tokens up to t, so only
 the last token sees the whole sequence, which is the token the pooling keeps.
@@ -20,8 +22,10 @@ import autograd.numpy as anp
 import numpy as np
 
 from .._validation import FloatDtype, InstanceOf, Optional, RealArray, validate_params
-from ..errors import ShapeError
+from ..errors import OptionError, ShapeError
 from .ops import attention, dense, gelu, layer_norm
+
+POOLINGS = ("last", "mean")
 
 
 @dataclass(frozen=True)
@@ -37,8 +41,11 @@ class TransformerConfig:
     d_mlp: int = 256  # hidden width of each block's MLP
     n_out: int = 98  # embedding dimension n_e (2K = 98 in Section 6.3)
     causal: bool = True  # token t attends to tokens <= t; pooling keeps the last token
+    pooling: str = "last"  # "last": the last token; "mean": the average over tokens
 
     def __post_init__(self):
+        if self.pooling not in POOLINGS:
+            raise OptionError(f"`pooling` must be one of {POOLINGS}; got {self.pooling!r}.")
         if self.seq_len % self.patch:
             raise ShapeError(
                 f"`patch` must divide `seq_len`; got patch={self.patch}, seq_len={self.seq_len}. "
@@ -152,5 +159,6 @@ def apply(params, x, config=None):
     h = dense(tokens, params["lift"]["W"], params["lift"]["b"]) + params["pos"]
     for p in params["blocks"]:
         h = block(p, h, c.n_heads, c.causal)
-    last = layer_norm(h[:, -1, :], params["ln_f"]["g"], params["ln_f"]["b"])
-    return dense(last, params["head"]["W"], params["head"]["b"])
+    pooled = h[:, -1, :] if c.pooling == "last" else anp.mean(h, axis=1)
+    pooled = layer_norm(pooled, params["ln_f"]["g"], params["ln_f"]["b"])
+    return dense(pooled, params["head"]["W"], params["head"]["b"])
