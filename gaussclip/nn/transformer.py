@@ -21,7 +21,7 @@ import numpy as np
 
 from .._validation import FloatDtype, InstanceOf, Optional, RealArray, validate_params
 from ..errors import ShapeError
-from .ops import attention, dense, gelu, layer_norm
+from .ops import dense, gelu, layer_norm, self_attention
 
 
 @dataclass(frozen=True)
@@ -123,17 +123,13 @@ def init(rng, config=None, *, dtype=np.float32):
     }
 
 
-def _heads(x, n_heads):
-    B, T, d = np.shape(x)
-    return anp.transpose(anp.reshape(x, (B, T, n_heads, d // n_heads)), (0, 2, 1, 3))
-
-
 def block(p, x, n_heads, causal):
     """One residual attention block (pre-norm) on tokens ``x`` (B, T, d)."""
-    B, T, d = np.shape(x)
     h = layer_norm(x, p["ln1"]["g"], p["ln1"]["b"])
-    q, k, v = (_heads(dense(h, p[n]["W"], p[n]["b"]), n_heads) for n in ("q", "k", "v"))
-    a = anp.reshape(anp.transpose(attention(q, k, v, causal), (0, 2, 1, 3)), (B, T, d))
+    # the three projections as one dense layer of width 3d (one matrix product each way)
+    W = anp.concatenate([p[n]["W"] for n in ("q", "k", "v")], axis=1)
+    b = anp.concatenate([p[n]["b"] for n in ("q", "k", "v")])
+    a = self_attention(dense(h, W, b), n_heads, causal)
     x = x + dense(a, p["proj"]["W"], p["proj"]["b"])
     h = layer_norm(x, p["ln2"]["g"], p["ln2"]["b"])
     h = gelu(dense(h, p["fc"]["W"], p["fc"]["b"]))
