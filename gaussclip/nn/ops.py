@@ -450,12 +450,11 @@ def gelu(x):
 #
 # The softmax is shifted by a fixed bound instead of a running maximum: by Cauchy-Schwarz every
 # scaled score of query i is at most U_i = |q_i| max_j |k_j| / sqrt(d_h), so exp(S - U) never
-# overflows, the same shift serves every key tile (no rescaling of partial sums), and it is
-# folded into the matrix product as an extra column ([q/sqrt(d_h), -U] @ [k, 1]^T = S - U); the
-# row sums come out of the same product as the output ([v, 1]). A row whose sum
-# l = sum_j exp(S_ij - U_i) falls below _SHIFT_FLOOR (its largest weight below e^-40 before
-# normalization, where float32 terms far below the largest could underflow) is recomputed with
-# its exact maximum.
+# overflows and the same shift serves every key tile (no rescaling of partial sums, no pass to
+# find a maximum). A row whose sum l = sum_j exp(S_ij - U_i) falls below _SHIFT_FLOOR (its
+# largest weight below e^-40 before normalization, where float32 terms far below the largest
+# could underflow) is recomputed with its exact maximum. The kernels read queries, keys, values
+# and output gradients in place as strided (batch, head, token, d_h) views, which BLAS accepts.
 #: Query tokens per tile (tiles are of equal size, at most this).
 _Q_TILE = 64
 #: Key tokens per tile: sequences up to this length are attended in one key tile.
@@ -479,17 +478,6 @@ def _heads(x):
     """The (b, H, T, dh) view of a (b, T, H, dh) array (each head's (T, dh) rows are strided
     rows of the array, which BLAS reads in place)."""
     return x.transpose(0, 2, 1, 3)
-
-
-def _augmented(x, scale, last):
-    """A contiguous (b, H, T, dh + 1) copy of the (b, T, H, dh) array ``x`` times ``scale``, with
-    ``last`` (b, H, T) (or a number) as an extra last column. Products of two such arrays fold a
-    per-row term into the matrix product: ``[a, -c] @ [b, 1]^T = a b^T - c``."""
-    b, T, H, dh = x.shape
-    out = np.empty((b, H, T, dh + 1), dtype=x.dtype)
-    np.multiply(_heads(x), scale, out=out[..., :dh])
-    out[..., dh] = last
-    return out
 
 
 class _Plan:
@@ -537,7 +525,7 @@ _SHIFT_FLOOR = float(np.exp(-40.0))
 
 def _norms(x):
     """Euclidean norms (b, H, T) of the head vectors of a (b, T, H, dh) array."""
-    return np.sqrt(np.einsum("bthd,bthd->bht", x, x))
+    return np.sqrt(np.square(x).sum(axis=-1)).transpose(0, 2, 1)
 
 
 def _exact_rows(q, k, v, causal, scale, rows):
@@ -558,28 +546,27 @@ def _attention_forward(q, k, v, causal):
     """Streaming attention of (B, T, H, dh) arrays: the output (B, T, H, dh) and the row
     log-sum-exp (B, H, T) of the scaled scores."""
     plan = _Plan(q, k, causal)
-    B, T, H, dh = q.shape
+    B, T, H, _ = q.shape
     out = np.empty(q.shape, dtype=q.dtype)
     lse = np.empty((B, H, T), dtype=q.dtype)
 
     def group(sl):
-        bound = _norms(q[sl]) * _norms(k[sl]).max(axis=-1, keepdims=True)
-        bound *= plan.scale
-        qa = _augmented(q[sl], plan.scale, -bound)
-        ka, va = _augmented(k[sl], 1.0, 1.0), _augmented(v[sl], 1.0, 1.0)
-        oc, lc = _heads(out[sl]), lse[sl]
+        qs = np.multiply(q[sl], plan.scale, dtype=q.dtype)  # (b, T, H, dh), scaled queries
+        bound = _norms(qs) * _norms(k[sl]).max(axis=-1, keepdims=True)
+        qc, kc, vc, oc, lc = _heads(qs), _heads(k[sl]), _heads(v[sl]), _heads(out[sl]), lse[sl]
         for i0, i1 in plan.q_tiles:
-            qi = qa[:, :, i0:i1]
+            qi, shift = qc[:, :, i0:i1], bound[:, :, i0:i1, None]
             for n, (j0, j1) in enumerate(plan.key_tiles(i0, i1)):
-                p = plan.scores(qi, ka, i0, i1, j0, j1)
+                p = plan.scores(qi, kc, i0, i1, j0, j1)
+                p -= shift
                 np.exp(p, out=p)
                 if n == 0:
-                    acc = p @ va[:, :, j0:j1]  # [sum_j p_ij v_j, sum_j p_ij]
+                    acc, total = p @ vc[:, :, j0:j1], p.sum(axis=-1)
                 else:
-                    acc += p @ va[:, :, j0:j1]
-            total = acc[..., dh]
+                    acc += p @ vc[:, :, j0:j1]
+                    total += p.sum(axis=-1)
             with np.errstate(divide="ignore", invalid="ignore"):  # rows redone just below
-                np.divide(acc[..., :dh], total[..., None], out=oc[:, :, i0:i1])
+                np.divide(acc, total[..., None], out=oc[:, :, i0:i1])
                 np.log(total, out=lc[:, :, i0:i1])
             lc[:, :, i0:i1] += bound[:, :, i0:i1]
             low = total < _SHIFT_FLOOR
@@ -603,27 +590,29 @@ def _attention_backward(q, k, v, out, lse, g, causal, grads):
     """Add the gradients of streaming attention with respect to ``q``, ``k``, ``v`` (B, T, H, dh)
     for the output gradient ``g`` into ``grads`` (three zero arrays, or views, of their shapes)."""
     plan = _Plan(q, k, causal)
-    dh = q.shape[-1]
 
     def group(sl):
-        # rowsum(dP * P) per query = <dO, O>
-        delta = np.einsum("bthd,bthd->bht", g[sl], out[sl])
-        # [q s, -L] @ [k, 1]^T = q k^T s - L and [dO, -delta] @ [v, 1]^T = dO v^T - delta
-        qa = _augmented(q[sl], plan.scale, -lse[sl])
-        ka = _augmented(k[sl], 1.0, 1.0)
-        ga = _augmented(g[sl], 1.0, -delta)
-        va = _augmented(v[sl], 1.0, 1.0)
+        qs = np.multiply(q[sl], plan.scale, dtype=q.dtype)  # (b, T, H, dh), scaled queries
+        delta = _heads(np.sum(g[sl] * out[sl], axis=-1)[..., None])  # rowsum(dP * P) = <dO, O>
+        qc, kc, vc, gc, lc = _heads(qs), _heads(k[sl]), _heads(v[sl]), _heads(g[sl]), lse[sl]
         dq, dk, dv = (_heads(grad[sl]) for grad in grads)
         for i0, i1 in plan.q_tiles:
-            qi, gi = qa[:, :, i0:i1], ga[:, :, i0:i1]
+            qi, gi, li, di = (
+                qc[:, :, i0:i1],
+                gc[:, :, i0:i1],
+                lc[:, :, i0:i1, None],
+                delta[:, :, i0:i1],
+            )
             for j0, j1 in plan.key_tiles(i0, i1):
-                p = plan.scores(qi, ka, i0, i1, j0, j1)
+                p = plan.scores(qi, kc, i0, i1, j0, j1)
+                p -= li
                 np.exp(p, out=p)  # the weights of the tile, recomputed
-                dv[:, :, j0:j1] += p.swapaxes(-1, -2) @ gi[..., :dh]
-                ds = gi @ va[:, :, j0:j1].swapaxes(-1, -2)
+                dv[:, :, j0:j1] += p.swapaxes(-1, -2) @ gi
+                ds = gi @ vc[:, :, j0:j1].swapaxes(-1, -2)
+                ds -= di
                 ds *= p  # gradient of the scaled scores
-                dq[:, :, i0:i1] += ds @ ka[:, :, j0:j1, :dh]
-                dk[:, :, j0:j1] += ds.swapaxes(-1, -2) @ qi[..., :dh]
+                dq[:, :, i0:i1] += ds @ kc[:, :, j0:j1]
+                dk[:, :, j0:j1] += ds.swapaxes(-1, -2) @ qi
         dq *= plan.scale
 
     plan.run(group, q.shape[0])
