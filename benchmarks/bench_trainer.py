@@ -22,8 +22,9 @@ ratios gaussclip / PyTorch. With one thread the clock is CPU time (``time.proces
 other processes on a shared machine disturb less than wall time; with more threads it is wall
 time. The gaussclip side runs through ``gaussclip.train.fit``, so its time includes minibatch
 gathering, the NaN/inf guard and Adam. Both libraries use the same thread count (``--threads``:
-BLAS and gaussclip's block-parallel kernels through the environment, set before NumPy is
-imported, and ``torch.set_num_threads``); both run under the allocator setting ``fit`` makes
+``GAUSSCLIP_NUM_THREADS`` for gaussclip's kernels, which split the matrix products between
+their threads, with NumPy's BLAS single-threaded, set before NumPy is imported; and
+``torch.set_num_threads``); both run under the allocator setting ``fit`` makes
 (:func:`gaussclip.train.allocator.keep_freed_memory`, which speeds up both). The "same output"
 column loads the gaussclip parameters into the PyTorch twin and gives the largest difference of
 the two outputs on one batch, relative to the largest output: both time the same function.
@@ -68,8 +69,11 @@ def parse_args(argv=None):
 
 
 ARGS = parse_args()
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "GAUSSCLIP_NUM_THREADS"):
     os.environ[var] = str(ARGS.threads)
+# gaussclip runs its threads in one pool (gaussclip.nn.ops splits the products itself), so
+# NumPy's BLAS stays single-threaded: two pools on the same cores oversubscribe them
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 import autograd.numpy as anp  # noqa: E402  (after the thread settings)
 import numpy as np  # noqa: E402

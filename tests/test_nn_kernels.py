@@ -142,19 +142,40 @@ def test_layer_norm_and_gelu_match_plain_formulas(small_tiles):
     same_values_and_gradients(ops.gelu, plain_gelu, (x,))
 
 
-def test_results_do_not_depend_on_the_thread_count(monkeypatch, small_tiles):
+#: float32 matrix products split differently between threads differ by a few roundings.
+SPLIT_RTOL = 1e-5
+
+
+def _with_threads(monkeypatch, n, fn, *args):
+    monkeypatch.setenv("GAUSSCLIP_NUM_THREADS", str(n))
+    return fn(*args)
+
+
+def test_block_kernels_do_not_depend_on_the_thread_count(monkeypatch, small_tiles):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((6, 9, 12)).astype(np.float32)
 
-    def run():
-        f = lambda x: anp.sum(ops.gelu(ops.layer_norm(ops.self_attention(x, 2, True), 1.0, 0.0)))  # noqa: E731
-        return f(x), grad(f)(x)
+    def run(x):
+        loss = lambda x: anp.sum(ops.gelu(ops.layer_norm(ops.self_attention(x, 2, True), 1.0, 0.0)))  # noqa: E731
+        return loss(x), grad(loss)(x)
 
-    monkeypatch.setenv("GAUSSCLIP_NUM_THREADS", "1")
-    one = run()
-    monkeypatch.setenv("GAUSSCLIP_NUM_THREADS", "2")
-    two = run()
+    one, two = (_with_threads(monkeypatch, n, run, x) for n in (1, 2))
     assert one[0] == two[0] and np.array_equal(one[1], two[1])
+
+
+def test_dense_split_between_threads_changes_only_roundings(monkeypatch):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((64, 40)).astype(np.float32)
+    W = rng.standard_normal((40, 24)).astype(np.float32)
+    b = rng.standard_normal(24).astype(np.float32)
+
+    def run(x, W):
+        loss = lambda x, W: anp.sum(anp.sin(ops.dense(x, W, b, relu=True)))  # noqa: E731
+        return [ops.dense(x, W, b), *grad(loss, (0, 1))(x, W)]
+
+    one, two = (_with_threads(monkeypatch, n, run, x, W) for n in (1, 2))
+    for a, c in zip(one, two, strict=True):
+        assert np.allclose(a, c, rtol=SPLIT_RTOL, atol=SPLIT_RTOL * np.abs(a).max())
 
 
 #: Full attention weights of the test below: batch x heads x 1000 x 1000 float32 = 16 MB.

@@ -32,8 +32,9 @@ from ..errors import ShapeError
 # ``_CACHE_ELEMS`` numbers and run each block's whole chain while it sits in the core's cache,
 # in parallel threads when there are several (NumPy releases the GIL inside its loops and matrix
 # products). The blocks depend on the shapes only, and no value is reduced across blocks, so
-# results do not depend on the number of threads or their scheduling: runs stay bit-for-bit
-# reproducible.
+# these kernels' results do not depend on the number of threads or their scheduling. (The dense
+# layer's products, split between threads below, round differently for different thread counts,
+# as a multi-threaded BLAS does; for a given thread count every run repeats bit for bit.)
 _POOL = {"threads": None, "executor": None}
 
 #: Numbers per block of a cache-blocked kernel: 32768 float32 (128 KB), so a block and the two
@@ -56,11 +57,17 @@ def _blocks(fn, n, row_elems=1, min_rows=8):
     numbers for rows of ``row_elems`` numbers (at least ``min_rows`` rows each), run in
     parallel threads when :func:`num_threads` is above one. The cut depends on the shape only."""
     rows = max(min_rows, _CACHE_ELEMS // max(row_elems, 1))
-    n_blocks = max(1, -(-n // rows))
-    edges = np.linspace(0, n, n_blocks + 1).astype(int)
-    slices = [slice(a, b) for a, b in itertools.pairwise(edges)]
+    _run(fn, _cut(n, max(1, -(-n // rows))))
+
+
+def _cut(n, parts):
+    edges = np.linspace(0, n, parts + 1).astype(int)
+    return [slice(a, b) for a, b in itertools.pairwise(edges)]
+
+
+def _run(fn, slices):
     threads = num_threads()
-    if threads == 1 or n_blocks == 1:
+    if threads == 1 or len(slices) == 1:
         for sl in slices:
             fn(sl)
         return
@@ -76,12 +83,29 @@ def _flat2(x):
 
 
 # --- dense ----------------------------------------------------------------------------------
+# With several threads the matrix products are split into one slice per thread (rows of the
+# output, or columns of the weight gradient) and run in the pool of the kernels above, so
+# gaussclip's threads are one pool: BLAS itself is best left single-threaded
+# (OPENBLAS_NUM_THREADS=1), as benchmarks/bench_trainer.py does. Every slice is a whole
+# product over the reduction axis, so no sum is split between threads.
+def _split(fn, n):
+    """Call ``fn(slice)`` on :func:`num_threads` equal slices of ``range(n)``, in the pool."""
+    threads = num_threads()
+    _run(fn, _cut(n, threads if n >= 2 * threads else 1))
+
+
 @primitive
 def _dense(x, W, b, relu):
-    y = _flat2(x) @ W
-    y += b
-    if relu:
-        np.maximum(y, 0, out=y)
+    x2 = _flat2(x)
+    y = np.empty((x2.shape[0], W.shape[1]), dtype=np.result_type(x2, W, b))
+
+    def rows(sl):
+        np.matmul(x2[sl], W, out=y[sl])
+        y[sl] += b
+        if relu:
+            np.maximum(y[sl], 0, out=y[sl])
+
+    _split(rows, x2.shape[0])
     return y.reshape((*x.shape[:-1], W.shape[1]))
 
 
@@ -92,12 +116,24 @@ def _dense_vjps(argnums, ans, args, kwargs):
         g2 = _flat2(g)
         if relu:
             g2 = g2 * (_flat2(ans) > 0)
+        x2 = _flat2(x)
+        dx = np.empty(x2.shape, dtype=np.result_type(g2, W)) if 0 in argnums else None
+        dW = np.empty(W.shape, dtype=np.result_type(g2, x2)) if 1 in argnums else None
+
+        def dx_rows(sl):
+            np.matmul(g2[sl], W.T, out=dx[sl])
+
+        def dW_columns(sl):
+            np.matmul(x2.T, g2[:, sl], out=dW[:, sl])
+
         out = []
         for argnum in argnums:
             if argnum == 0:
-                out.append((g2 @ W.T).reshape(x.shape))
+                _split(dx_rows, x2.shape[0])
+                out.append(dx.reshape(x.shape))
             elif argnum == 1:
-                out.append(_flat2(x).T @ g2)
+                _split(dW_columns, W.shape[1])
+                out.append(dW)
             else:
                 out.append(g2.sum(axis=0))
         return out
