@@ -3,10 +3,11 @@ r"""The heavy layers as autograd primitives with hand-written VJPs.
 autograd records one node per NumPy call and, for the generic rules, keeps intermediates that a
 fused rule does not need. The layers below are single primitives whose backward passes reuse
 what the forward computed. The pattern is "plain state as a constant argument": a thin wrapper
-computes the state (im2col columns, softmax weights, normalized activations) from the unboxed
+computes the state (im2col columns, attention log-sum-exps, normalized activations) from the unboxed
 inputs with plain NumPy and hands it to the primitive as an extra argument, which autograd
 treats as a constant, so the VJP can use it without recomputing it. Every rule is checked
-against finite differences in ``tests/test_nn.py``.
+against finite differences in ``tests/test_nn.py`` and against the unfused autograd
+composition it replaces in ``tests/test_nn_kernels.py``.
 
 Images are stored channels first and batch last, (channels, height, width, batch), the
 layout that makes im2col rows long contiguous copies (see :func:`conv2d`); sequences are

@@ -57,9 +57,10 @@ class TransformerConfig:
     def paper(cls, **overrides):
         """The paper's encoder: one point per token, M = 12 blocks (Section 6.3).
 
-        Training it keeps, per block, attention weights of batch x heads x 1000 x 1000 floats
-        for the backward pass (2 GB per block at batch 128 in float32), which is why the
-        default groups points into patches on a CPU.
+        Attention is computed by a streaming kernel that keeps no batch x heads x 1000 x 1000
+        weights (:func:`gaussclip.nn.ops.multi_head_attention`), so memory grows linearly with
+        the sequence; the time does not: ``benchmarks/bench_trainer.py`` projects an epoch of
+        the paper's setting, which is why the CPU default groups points into patches.
         """
         return replace(cls(patch=1, n_blocks=12), **overrides)
 
