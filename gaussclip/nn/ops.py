@@ -421,28 +421,15 @@ _GELU_A = 0.044715
 
 
 @primitive
-def _gelu(x, s, out):
+def _gelu(x, slope, out):
     return out
 
 
-def _gelu_vjp(ans, x, s, out):
+def _gelu_vjp(ans, x, slope, out):
     def vjp(g):
-        # with s = sigmoid(2z), z = c(x + a x^3):  d/dx = s + 2 x s (1 - s) c (1 + 3 a x^2)
-        dx = np.empty(x.shape, dtype=np.result_type(x, g))
-        x2, s2, g2, d2 = _flat2(x), _flat2(s), _flat2(g), _flat2(dx)
-
-        def block(sl):
-            xb, sb = x2[sl], s2[sl]
-            d = xb * xb
-            d *= 6.0 * _GELU_A * _GELU_C
-            d += 2.0 * _GELU_C
-            d *= xb
-            d *= sb
-            d *= 1.0 - sb
-            d += sb
-            np.multiply(d, g2[sl], out=d2[sl])
-
-        _blocks(block, x2.shape[0], x2.shape[1])
+        dx = np.empty(x.shape, dtype=np.result_type(slope, g))
+        s2, g2, d2 = _flat2(slope), _flat2(g), _flat2(dx)
+        _blocks(lambda sl: np.multiply(s2[sl], g2[sl], out=d2[sl]), s2.shape[0], s2.shape[1])
         return dx
 
     return vjp
@@ -454,26 +441,37 @@ defvjp(_gelu, _gelu_vjp)
 def gelu(x):
     r"""GELU, tanh form: :math:`\tfrac12 x(1 + \tanh(\sqrt{2/\pi}(x + 0.044715x^3)))`,
     evaluated as :math:`x\,\mathrm{sigmoid}(2z)` (the same function; ``exp`` is faster than
-    ``tanh`` in NumPy), by cache-sized blocks; the sigmoid is kept for the VJP."""
+    ``tanh`` in NumPy), by cache-sized blocks. The derivative
+    :math:`s + 2 x s (1 - s) c (1 + 3 a x^2)` (:math:`s = \mathrm{sigmoid}(2z)`,
+    :math:`z = c(x + a x^3)`) is computed in the same pass, while the block is in the cache, and
+    kept for the VJP."""
     xv = getval(x)
-    s = np.empty_like(xv)
+    slope = np.empty_like(xv)
     out = np.empty_like(xv)
-    x2, s2, o2 = _flat2(xv), _flat2(s), _flat2(out)
+    x2, d2, o2 = _flat2(xv), _flat2(slope), _flat2(out)
 
     def block(sl):
         xb = x2[sl]
-        z = xb * xb
-        z *= -2.0 * _GELU_C * _GELU_A
+        sq = xb * xb
+        z = sq * (-2.0 * _GELU_C * _GELU_A)
         z -= 2.0 * _GELU_C
         z *= xb  # -2z
         with np.errstate(over="ignore"):  # exp(+large) = inf gives sigmoid 0, as it should
             np.exp(z, out=z)
         z += 1.0
-        np.reciprocal(z, out=s2[sl])
-        np.multiply(xb, s2[sl], out=o2[sl])
+        np.reciprocal(z, out=z)  # s
+        np.multiply(xb, z, out=o2[sl])
+        d = d2[sl]
+        np.multiply(sq, 6.0 * _GELU_A * _GELU_C, out=d)
+        d += 2.0 * _GELU_C
+        d *= xb
+        d *= z
+        sq = np.subtract(1.0, z, out=sq)
+        d *= sq
+        d += z
 
     _blocks(block, x2.shape[0], x2.shape[1])
-    return _gelu(x, s, out)
+    return _gelu(x, slope, out)
 
 
 # --- attention ------------------------------------------------------------------------------
