@@ -12,6 +12,7 @@ from autograd.test_util import check_grads
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gaussclip.errors import ShapeError
 from gaussclip.nn import ops
 
 #: Fused and unfused float64 results differ only by the order of roundings: ~1e-15 relative
@@ -176,6 +177,17 @@ def test_dense_split_between_threads_changes_only_roundings(monkeypatch):
     one, two = (_with_threads(monkeypatch, n, run, x, W) for n in (1, 2))
     for a, c in zip(one, two, strict=True):
         assert np.allclose(a, c, rtol=SPLIT_RTOL, atol=SPLIT_RTOL * np.abs(a).max())
+
+
+def test_attention_shape_errors_name_the_argument():
+    with pytest.raises(ShapeError, match="qkv"):
+        ops.self_attention(np.zeros((2, 5, 7)), 2)
+    with pytest.raises(ShapeError, match="n_heads"):
+        ops.multi_head_attention(*(np.zeros((2, 5, 6)) for _ in range(3)), 4)
+    with pytest.raises(ShapeError, match="q"):
+        ops.multi_head_attention(*(np.zeros((5, 6)) for _ in range(3)), 2)
+    with pytest.raises(ShapeError, match="same leading"):
+        ops.attention(np.zeros((2, 5, 4)), np.zeros((3, 5, 4)), np.zeros((3, 5, 4)))
 
 
 #: Full attention weights of the test below: batch x heads x 1000 x 1000 float32 = 16 MB.

@@ -719,12 +719,12 @@ def multi_head_attention(q, k, v, n_heads, causal=False):
     (B, T, d) array
     """
     _check_attention(q, k, v)
-    B, T, d = np.shape(q)
-    Tk = np.shape(k)[1]
-    if np.ndim(q) != 3 or d % n_heads:
+    if np.ndim(q) != 3 or np.shape(q)[-1] % n_heads:
         raise ShapeError(
             f"`q` must be (B, T, d) with d divisible by n_heads={n_heads}; got {np.shape(q)}."
         )
+    B, T, d = np.shape(q)
+    Tk = np.shape(k)[1]
     if causal and Tk != T:
         raise ShapeError(f"causal attention needs as many keys as queries; got {T} and {Tk}.")
     dh = d // n_heads
@@ -754,11 +754,11 @@ def self_attention(qkv, n_heads, causal=False):
     -------
     (B, T, d) array
     """
-    B, T, d3 = np.shape(qkv)
-    if np.ndim(qkv) != 3 or d3 % (3 * n_heads):
+    if np.ndim(qkv) != 3 or np.shape(qkv)[-1] % (3 * n_heads):
         raise ShapeError(
             f"`qkv` must be (B, T, 3d) with d divisible by n_heads={n_heads}; got {np.shape(qkv)}."
         )
+    B, T, d3 = np.shape(qkv)
     d = d3 // 3
     packed = anp.reshape(qkv, (B, T, 3, n_heads, d // n_heads))
     pv = getval(packed)
