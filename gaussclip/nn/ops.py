@@ -3,20 +3,23 @@ r"""The heavy layers as autograd primitives with hand-written VJPs.
 autograd records one node per NumPy call and, for the generic rules, keeps intermediates that a
 fused rule does not need. The layers below are single primitives whose backward passes reuse
 what the forward computed. The pattern is "plain state as a constant argument": a thin wrapper
-computes the state (im2col columns, softmax weights, normalized activations) from the unboxed
+computes the state (im2col columns, attention log-sum-exps, normalized activations) from the unboxed
 inputs with plain NumPy and hands it to the primitive as an extra argument, which autograd
 treats as a constant, so the VJP can use it without recomputing it. Every rule is checked
-against finite differences in ``tests/test_nn.py``.
+against finite differences in ``tests/test_nn.py`` and against the unfused autograd
+composition it replaces in ``tests/test_nn_kernels.py``.
 
 Images are stored channels first and batch last, (channels, height, width, batch), the
 layout that makes im2col rows long contiguous copies (see :func:`conv2d`); sequences are
 (batch, tokens, features). All functions keep the dtype of their inputs.
 """
 
+import functools
 import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defvjp, defvjp_argnums, primitive
 from autograd.tracer import getval
@@ -24,12 +27,20 @@ from autograd.tracer import getval
 from ..errors import ShapeError
 
 # --- block-parallel kernels -----------------------------------------------------------------
-# NumPy's element-wise loops run on one core and, on (batch, tokens, width) activations, stream
-# tens of megabytes per pass. The kernels below split the batch axis into blocks and run each
-# block's whole chain of operations in a thread (NumPy releases the GIL inside its loops and
-# matrix products). No value is reduced across blocks, so results do not depend on the number
-# of threads or their scheduling: runs stay bit-for-bit reproducible.
+# NumPy's element-wise loops stream a whole array through memory once per operation; on
+# (batch, tokens, width) activations of tens of megabytes a chain of eight operations is eight
+# trips to main memory. The kernels below cut the leading axis into blocks of about
+# ``_CACHE_ELEMS`` numbers and run each block's whole chain while it sits in the core's cache,
+# in parallel threads when there are several (NumPy releases the GIL inside its loops and matrix
+# products). The blocks depend on the shapes only, and no value is reduced across blocks, so
+# these kernels' results do not depend on the number of threads or their scheduling. (The dense
+# layer's products, split between threads below, round differently for different thread counts,
+# as a multi-threaded BLAS does; for a given thread count every run repeats bit for bit.)
 _POOL = {"threads": None, "executor": None}
+
+#: Numbers per block of a cache-blocked kernel: 32768 float32 (128 KB), so a block and the two
+#: or three temporaries of its chain stay within a 512 KB L2 cache.
+_CACHE_ELEMS = 1 << 15
 
 
 def num_threads():
@@ -42,18 +53,28 @@ def num_threads():
     return os.cpu_count() or 1
 
 
-def _blocks(fn, n, min_rows=8):
-    """Call ``fn(slice)`` on slices covering ``range(n)``, in parallel threads."""
+def _blocks(fn, n, row_elems=1, min_rows=8):
+    """Call ``fn(slice)`` on slices covering ``range(n)``: blocks of about ``_CACHE_ELEMS``
+    numbers for rows of ``row_elems`` numbers (at least ``min_rows`` rows each), run in
+    parallel threads when :func:`num_threads` is above one. The cut depends on the shape only."""
+    rows = max(min_rows, _CACHE_ELEMS // max(row_elems, 1))
+    _run(fn, _cut(n, max(1, -(-n // rows))))
+
+
+def _cut(n, parts):
+    edges = np.linspace(0, n, parts + 1).astype(int)
+    return [slice(a, b) for a, b in itertools.pairwise(edges)]
+
+
+def _run(fn, slices):
     threads = num_threads()
-    if threads == 1 or n < 2 * min_rows:
-        fn(slice(0, n))
+    if threads == 1 or len(slices) == 1:
+        for sl in slices:
+            fn(sl)
         return
     if _POOL["threads"] != threads:
         _POOL["executor"] = ThreadPoolExecutor(max_workers=threads)
         _POOL["threads"] = threads
-    n_blocks = min(4 * threads, n // min_rows)
-    edges = np.linspace(0, n, n_blocks + 1).astype(int)
-    slices = [slice(a, b) for a, b in itertools.pairwise(edges)]
     for future in [_POOL["executor"].submit(fn, sl) for sl in slices]:
         future.result()
 
@@ -63,12 +84,29 @@ def _flat2(x):
 
 
 # --- dense ----------------------------------------------------------------------------------
+# With several threads the matrix products are split into one slice per thread (rows of the
+# output, or columns of the weight gradient) and run in the pool of the kernels above, so
+# gaussclip's threads are one pool: BLAS itself is best left single-threaded
+# (OPENBLAS_NUM_THREADS=1), as benchmarks/bench_trainer.py does. Every slice is a whole
+# product over the reduction axis, so no sum is split between threads.
+def _split(fn, n):
+    """Call ``fn(slice)`` on :func:`num_threads` equal slices of ``range(n)``, in the pool."""
+    threads = num_threads()
+    _run(fn, _cut(n, threads if n >= 2 * threads else 1))
+
+
 @primitive
 def _dense(x, W, b, relu):
-    y = _flat2(x) @ W
-    y += b
-    if relu:
-        np.maximum(y, 0, out=y)
+    x2 = _flat2(x)
+    y = np.empty((x2.shape[0], W.shape[1]), dtype=np.result_type(x2, W, b))
+
+    def rows(sl):
+        np.matmul(x2[sl], W, out=y[sl])
+        y[sl] += b
+        if relu:
+            np.maximum(y[sl], 0, out=y[sl])
+
+    _split(rows, x2.shape[0])
     return y.reshape((*x.shape[:-1], W.shape[1]))
 
 
@@ -79,12 +117,24 @@ def _dense_vjps(argnums, ans, args, kwargs):
         g2 = _flat2(g)
         if relu:
             g2 = g2 * (_flat2(ans) > 0)
+        x2 = _flat2(x)
+        dx = np.empty(x2.shape, dtype=np.result_type(g2, W)) if 0 in argnums else None
+        dW = np.empty(W.shape, dtype=np.result_type(g2, x2)) if 1 in argnums else None
+
+        def dx_rows(sl):
+            np.matmul(g2[sl], W.T, out=dx[sl])
+
+        def dW_columns(sl):
+            np.matmul(x2.T, g2[:, sl], out=dW[:, sl])
+
         out = []
         for argnum in argnums:
             if argnum == 0:
-                out.append((g2 @ W.T).reshape(x.shape))
+                _split(dx_rows, x2.shape[0])
+                out.append(dx.reshape(x.shape))
             elif argnum == 1:
-                out.append(_flat2(x).T @ g2)
+                _split(dW_columns, W.shape[1])
+                out.append(dW)
             else:
                 out.append(g2.sum(axis=0))
         return out
@@ -274,21 +324,44 @@ LAYER_NORM_EPS = 1e-5
 
 
 @primitive
-def _layer_norm(x, gamma, beta, xhat, rstd):
-    return xhat * gamma + beta
+def _layer_norm(x, gamma, beta, xhat, rstd, out):
+    return out
+
+
+def _row_mean_vector(x2):
+    """The vector (1/d, ..., 1/d): row means of (n, d) blocks as one matrix-vector product, which
+    is faster than NumPy's reductions along a short last axis."""
+    return np.full(x2.shape[1], 1.0 / x2.shape[1], dtype=x2.dtype)
+
+
+def _layer_norm_dx(g, gamma, xhat, rstd):
+    r""":math:`r\,(d - \overline{d} - \hat x\,\overline{d\hat x})` with :math:`d = g\odot\gamma`,
+    by cache-sized blocks of rows."""
+    g2, xh, r = _flat2(g), _flat2(xhat), _flat2(rstd)
+    dx = np.empty(xh.shape, dtype=np.result_type(g2, gamma, xh))
+
+    mean_of = _row_mean_vector(dx)
+
+    def block(sl):
+        dxhat = g2[sl] * gamma
+        mean_d = dxhat @ mean_of
+        mean_dx = (dxhat * xh[sl]) @ mean_of
+        dxhat -= mean_d[:, None]
+        dxhat -= xh[sl] * mean_dx[:, None]
+        np.multiply(r[sl], dxhat, out=dx[sl])
+
+    _blocks(block, xh.shape[0], xh.shape[1])
+    return dx.reshape(xhat.shape)
 
 
 def _layer_norm_vjps(argnums, ans, args, kwargs):
-    _x, gamma, _beta, xhat, rstd = args
+    _x, gamma, _beta, xhat, rstd, _out = args
 
     def vjp(g):
         out = []
         for argnum in argnums:
             if argnum == 0:
-                dxhat = g * gamma
-                mean_d = dxhat.mean(axis=-1, keepdims=True)
-                mean_dx = (dxhat * xhat).mean(axis=-1, keepdims=True)
-                out.append(rstd * (dxhat - mean_d - xhat * mean_dx))
+                out.append(_layer_norm_dx(g, gamma, xhat, rstd))
             elif argnum == 1:
                 out.append(_flat2(g * xhat).sum(axis=0))
             else:
@@ -303,12 +376,43 @@ defvjp_argnums(_layer_norm, _layer_norm_vjps)
 
 def layer_norm(x, gamma, beta):
     r"""Layer normalization over the last axis:
-    :math:`\gamma\odot(x - \bar x)/\sqrt{\mathrm{var}(x) + \epsilon} + \beta`."""
-    xv = getval(x)
-    centred = xv - xv.mean(axis=-1, keepdims=True)
-    var = np.mean(centred * centred, axis=-1, keepdims=True)
-    rstd = 1.0 / np.sqrt(var + LAYER_NORM_EPS)
-    return _layer_norm(x, gamma, beta, centred * rstd, rstd)
+    :math:`\gamma\odot(x - \bar x)/\sqrt{\mathrm{var}(x) + \epsilon} + \beta`.
+
+    One pass over cache-sized blocks of rows computes the output together with the normalized
+    rows :math:`\hat x` and :math:`1/\sqrt{\mathrm{var}+\epsilon}` that the VJP reuses:
+    :math:`\partial x = r\,(d - \overline{d} - \hat x\,\overline{d\hat x})` with
+    :math:`d = g\odot\gamma`.
+    """
+    xv, gv, bv = getval(x), getval(gamma), getval(beta)
+    x2 = _flat2(xv)
+    xhat = np.empty_like(x2)
+    rstd = np.empty((x2.shape[0], 1), dtype=x2.dtype)
+    out = np.empty(x2.shape, dtype=np.result_type(x2, gv, bv))
+
+    mean_of = _row_mean_vector(x2)
+
+    def block(sl):
+        xb = x2[sl]
+        centred = xb - (xb @ mean_of)[:, None]
+        var = np.square(centred) @ mean_of
+        var += LAYER_NORM_EPS
+        r = rstd[sl]
+        np.sqrt(var, out=r[:, 0])
+        np.reciprocal(r, out=r)
+        np.multiply(centred, r, out=xhat[sl])
+        np.multiply(xhat[sl], gv, out=out[sl])
+        out[sl] += bv
+
+    _blocks(block, x2.shape[0], x2.shape[1])
+    shape = np.shape(xv)
+    return _layer_norm(
+        x,
+        gamma,
+        beta,
+        xhat.reshape(shape),
+        rstd.reshape((*shape[:-1], 1)),
+        out.reshape(shape),
+    )
 
 
 # --- GELU -----------------------------------------------------------------------------------
@@ -316,35 +420,17 @@ _GELU_C = float(np.sqrt(2.0 / np.pi))
 _GELU_A = 0.044715
 
 
-def _rows(x):
-    return x.reshape(x.shape[0], -1)
-
-
 @primitive
-def _gelu(x, s):
-    return x * s
+def _gelu(x, slope, out):
+    return out
 
 
-def _gelu_vjp(ans, x, s):
+def _gelu_vjp(ans, x, slope, out):
     def vjp(g):
-        # with s = sigmoid(2z), z = c(x + a x^3):  d/dx = s + 2 x s (1 - s) c (1 + 3 a x^2)
-        out = np.empty_like(x)
-        x2, s2, g2, o2 = _rows(x), _rows(s), _rows(g), _rows(out)
-
-        def block(sl):
-            xb, sb = x2[sl], s2[sl]
-            d = xb * xb
-            d *= 3.0 * _GELU_A
-            d += 1.0
-            d *= 2.0 * _GELU_C
-            d *= xb
-            d *= sb
-            d *= 1.0 - sb
-            d += sb
-            np.multiply(d, g2[sl], out=o2[sl])
-
-        _blocks(block, x2.shape[0])
-        return out
+        dx = np.empty(x.shape, dtype=np.result_type(slope, g))
+        s2, g2, d2 = _flat2(slope), _flat2(g), _flat2(dx)
+        _blocks(lambda sl: np.multiply(s2[sl], g2[sl], out=d2[sl]), s2.shape[0], s2.shape[1])
+        return dx
 
     return vjp
 
@@ -355,56 +441,224 @@ defvjp(_gelu, _gelu_vjp)
 def gelu(x):
     r"""GELU, tanh form: :math:`\tfrac12 x(1 + \tanh(\sqrt{2/\pi}(x + 0.044715x^3)))`,
     evaluated as :math:`x\,\mathrm{sigmoid}(2z)` (the same function; ``exp`` is faster than
-    ``tanh`` in NumPy)."""
+    ``tanh`` in NumPy), by cache-sized blocks. The derivative
+    :math:`s + 2 x s (1 - s) c (1 + 3 a x^2)` (:math:`s = \mathrm{sigmoid}(2z)`,
+    :math:`z = c(x + a x^3)`) is computed in the same pass, while the block is in the cache, and
+    kept for the VJP."""
     xv = getval(x)
-    s = np.empty_like(xv)
-    x2, s2 = _rows(xv), _rows(s)
+    slope = np.empty_like(xv)
+    out = np.empty_like(xv)
+    x2, d2, o2 = _flat2(xv), _flat2(slope), _flat2(out)
 
     def block(sl):
         xb = x2[sl]
-        z = xb * xb
-        z *= _GELU_A
-        z += 1.0
-        z *= xb
-        z *= -2.0 * _GELU_C
+        sq = xb * xb
+        z = sq * (-2.0 * _GELU_C * _GELU_A)
+        z -= 2.0 * _GELU_C
+        z *= xb  # -2z
         with np.errstate(over="ignore"):  # exp(+large) = inf gives sigmoid 0, as it should
             np.exp(z, out=z)
         z += 1.0
-        np.reciprocal(z, out=s2[sl])
+        np.reciprocal(z, out=z)  # s
+        np.multiply(xb, z, out=o2[sl])
+        d = d2[sl]
+        np.multiply(sq, 6.0 * _GELU_A * _GELU_C, out=d)
+        d += 2.0 * _GELU_C
+        d *= xb
+        d *= z
+        sq = np.subtract(1.0, z, out=sq)
+        d *= sq
+        d += z
 
-    _blocks(block, x2.shape[0])
-    return _gelu(x, s)
+    _blocks(block, x2.shape[0], x2.shape[1])
+    return _gelu(x, slope, out)
 
 
 # --- attention ------------------------------------------------------------------------------
+# Streaming ("flash") attention. Queries are cut into tiles of about _Q_TILE tokens and keys
+# into tiles of at most _K_TILE tokens, and only the output and the row log-sum-exp L of the
+# scaled scores are kept: the backward pass recomputes each tile's weights P = exp(S - L)
+# instead of storing them, using rowsum(dP * P) = <dO, O> per query. Memory is
+# O(batch x heads x tokens x head width) whatever the sequence length, and with a causal mask the
+# key tiles beyond a query tile's last token are skipped, not computed and masked. Batch items
+# are processed in groups sized so that one tile of scores fits in the cache.
+#
+# The softmax is shifted by a fixed bound instead of a running maximum: by Cauchy-Schwarz every
+# scaled score of query i is at most U_i = |q_i| max_j |k_j| / sqrt(d_h), so exp(S - U) never
+# overflows and the same shift serves every key tile (no rescaling of partial sums, no pass to
+# find a maximum). A row whose sum l = sum_j exp(S_ij - U_i) falls below _SHIFT_FLOOR (its
+# largest weight below e^-40 before normalization, where float32 terms far below the largest
+# could underflow) is recomputed with its exact maximum. The kernels read queries, keys, values
+# and output gradients in place as strided (batch, head, token, d_h) views, which BLAS accepts.
+#: Query tokens per tile (tiles are of equal size, at most this).
+_Q_TILE = 64
+#: Key tokens per tile: sequences up to this length are attended in one key tile.
+_K_TILE = 256
+
+
+@functools.lru_cache(maxsize=256)
+def _tiles(n, size):
+    """Equal consecutive ranges covering ``range(n)``, each at most ``size`` long."""
+    edges = np.linspace(0, n, -(-n // size) + 1).astype(int).tolist()
+    return tuple(itertools.pairwise(edges))
+
+
+def _causal_bias(i0, i1, j0, j1, dtype):
+    """The mask of one tile: -inf where key j > query i, else 0 ((i1 - i0, j1 - j0) array)."""
+    above = np.arange(j0, j1)[None, :] > np.arange(i0, i1)[:, None]
+    return np.where(above, -np.inf, 0.0).astype(dtype)
+
+
+def _heads(x):
+    """The (b, H, T, dh) view of a (b, T, H, dh) array (each head's (T, dh) rows are strided
+    rows of the array, which BLAS reads in place)."""
+    return x.transpose(0, 2, 1, 3)
+
+
+class _Plan:
+    """Shapes, tiles and the causal bias shared by the forward and backward kernels."""
+
+    def __init__(self, q, k, causal):
+        _, T, H, dh = q.shape
+        self.Tk = k.shape[1]
+        self.scale = float(1.0 / np.sqrt(dh))
+        self.causal = causal
+        self.q_tiles = _tiles(T, _Q_TILE)
+        self.dtype = q.dtype
+        self.biases = {}  # the causal masks of the tiles that need one
+        # numbers in one batch item's widest tile of scores, which sets the group size
+        self.item_elems = H * max(b - a for a, b in self.q_tiles) * min(self.Tk, _K_TILE)
+
+    def key_tiles(self, i0, i1):
+        return _tiles(i1 if self.causal else self.Tk, _K_TILE)
+
+    def scores(self, qi, kc, i0, i1, j0, j1):
+        """``qi @ kc[j0:j1]^T`` (b, H, i1 - i0, j1 - j0), causal mask added where it cuts the
+        tile."""
+        s = qi @ kc[:, :, j0:j1].swapaxes(-1, -2)
+        if self.causal and j1 - 1 > i0:
+            key = (i0, i1, j0, j1)
+            if key not in self.biases:  # (threads may both build it: same value, no harm)
+                self.biases[key] = _causal_bias(*key, self.dtype)
+            s += self.biases[key]
+        return s
+
+    def run(self, fn, B):
+        _blocks(fn, B, self.item_elems * _CACHE_ELEMS // _ATTENTION_ELEMS, min_rows=1)
+
+
+#: Numbers in one group's tile of scores: 131072 float32 (512 KB), larger than the element-wise
+#: kernels' blocks because each tile pays for many small matrix products.
+_ATTENTION_ELEMS = 1 << 17
+
+
+#: Row sums of exp(S - U) below this are recomputed with the exact row maximum: e^-40 keeps
+#: every weight within e^-47 of a row's largest (for up to 1000 keys) clear of float32's
+#: underflow at e^-87, so the fixed shift loses nothing a float32 sum would keep.
+_SHIFT_FLOOR = float(np.exp(-40.0))
+
+
+def _norms(x):
+    """Euclidean norms (b, H, T) of the head vectors of a (b, T, H, dh) array."""
+    return np.sqrt(np.square(x).sum(axis=-1)).transpose(0, 2, 1)
+
+
+def _exact_rows(q, k, v, causal, scale, rows):
+    """Output (n, dh) and log-sum-exp (n,) of the (batch, head, query) ``rows`` of (b, T, H, dh)
+    arrays, by the plain max-shifted softmax over all keys (the rare fallback)."""
+    b, h, i = rows
+    s = np.einsum("nd,njd->nj", q[b, i, h] * scale, k[b, :, h])
+    if causal:
+        s[np.arange(k.shape[1])[None, :] > i[:, None]] = -np.inf
+    m = s.max(axis=-1, keepdims=True)
+    w = np.exp(s - m)
+    total = w.sum(axis=-1, keepdims=True)
+    out = np.einsum("nj,njd->nd", w / total, v[b, :, h])
+    return out, (m + np.log(total))[:, 0]
+
+
+def _attention_forward(q, k, v, causal):
+    """Streaming attention of (B, T, H, dh) arrays: the output (B, T, H, dh) and the row
+    log-sum-exp (B, H, T) of the scaled scores."""
+    plan = _Plan(q, k, causal)
+    B, T, H, _ = q.shape
+    out = np.empty(q.shape, dtype=q.dtype)
+    lse = np.empty((B, H, T), dtype=q.dtype)
+
+    def group(sl):
+        qs = np.multiply(q[sl], plan.scale, dtype=q.dtype)  # (b, T, H, dh), scaled queries
+        bound = _norms(qs) * _norms(k[sl]).max(axis=-1, keepdims=True)
+        qc, kc, vc, oc, lc = _heads(qs), _heads(k[sl]), _heads(v[sl]), _heads(out[sl]), lse[sl]
+        for i0, i1 in plan.q_tiles:
+            qi, shift = qc[:, :, i0:i1], bound[:, :, i0:i1, None]
+            for n, (j0, j1) in enumerate(plan.key_tiles(i0, i1)):
+                p = plan.scores(qi, kc, i0, i1, j0, j1)
+                p -= shift
+                np.exp(p, out=p)
+                if n == 0:
+                    acc, total = p @ vc[:, :, j0:j1], p.sum(axis=-1)
+                else:
+                    acc += p @ vc[:, :, j0:j1]
+                    total += p.sum(axis=-1)
+            with np.errstate(divide="ignore", invalid="ignore"):  # rows redone just below
+                np.divide(acc, total[..., None], out=oc[:, :, i0:i1])
+                np.log(total, out=lc[:, :, i0:i1])
+            lc[:, :, i0:i1] += bound[:, :, i0:i1]
+            low = total < _SHIFT_FLOOR
+            if low.any():
+                b, h, i = np.nonzero(low)
+                i += i0
+                oc[b, h, i], lc[b, h, i] = _exact_rows(
+                    q[sl], k[sl], v[sl], causal, plan.scale, (b, h, i)
+                )
+
+    plan.run(group, B)
+    return out, lse
+
+
 @primitive
-def _attend(q, k, v, weights, out, scale):
+def _attend(q, k, v, out, lse, causal):
     return out
 
 
+def _attention_backward(q, k, v, out, lse, g, causal, grads):
+    """Add the gradients of streaming attention with respect to ``q``, ``k``, ``v`` (B, T, H, dh)
+    for the output gradient ``g`` into ``grads`` (three zero arrays, or views, of their shapes)."""
+    plan = _Plan(q, k, causal)
+
+    def group(sl):
+        qs = np.multiply(q[sl], plan.scale, dtype=q.dtype)  # (b, T, H, dh), scaled queries
+        delta = _heads(np.sum(g[sl] * out[sl], axis=-1)[..., None])  # rowsum(dP * P) = <dO, O>
+        qc, kc, vc, gc, lc = _heads(qs), _heads(k[sl]), _heads(v[sl]), _heads(g[sl]), lse[sl]
+        dq, dk, dv = (_heads(grad[sl]) for grad in grads)
+        for i0, i1 in plan.q_tiles:
+            qi, gi, li, di = (
+                qc[:, :, i0:i1],
+                gc[:, :, i0:i1],
+                lc[:, :, i0:i1, None],
+                delta[:, :, i0:i1],
+            )
+            for j0, j1 in plan.key_tiles(i0, i1):
+                p = plan.scores(qi, kc, i0, i1, j0, j1)
+                p -= li
+                np.exp(p, out=p)  # the weights of the tile, recomputed
+                dv[:, :, j0:j1] += p.swapaxes(-1, -2) @ gi
+                ds = gi @ vc[:, :, j0:j1].swapaxes(-1, -2)
+                ds -= di
+                ds *= p  # gradient of the scaled scores
+                dq[:, :, i0:i1] += ds @ kc[:, :, j0:j1]
+                dk[:, :, j0:j1] += ds.swapaxes(-1, -2) @ qi
+        dq *= plan.scale
+
+    plan.run(group, q.shape[0])
+
+
 def _attend_vjps(argnums, ans, args, kwargs):
-    q, k, v, A, _out, scale = args
+    q, k, v, out, lse, causal = args
 
     def vjp(g):
-        grads = {a: np.empty_like(x) for a, x in zip((0, 1, 2), (q, k, v), strict=True)}
-
-        def block(sl):
-            gb, Ab = g[sl], A[sl]
-            if 0 in argnums or 1 in argnums:
-                # softmax VJP: dS = A * (dA - rowsum(dA * A)) with dA = g v^T, and
-                # rowsum(dA * A) = <g, A v> = <g, out> per query (no pass over the T x T weights)
-                dS = gb @ v[sl].swapaxes(-1, -2)
-                dS -= np.sum(gb * ans[sl], axis=-1, keepdims=True)
-                dS *= Ab
-                dS *= scale
-                if 0 in argnums:
-                    np.matmul(dS, k[sl], out=grads[0][sl])
-                if 1 in argnums:
-                    np.matmul(dS.swapaxes(-1, -2), q[sl], out=grads[1][sl])
-            if 2 in argnums:
-                np.matmul(Ab.swapaxes(-1, -2), gb, out=grads[2][sl])
-
-        _blocks(block, g.shape[0], min_rows=2)
+        grads = [np.zeros(x.shape, dtype=np.result_type(x, g)) for x in (q, k, v)]
+        _attention_backward(q, k, v, out, lse, g, causal, grads)
         return [grads[a] for a in argnums]
 
     return vjp
@@ -413,18 +667,115 @@ def _attend_vjps(argnums, ans, args, kwargs):
 defvjp_argnums(_attend, _attend_vjps)
 
 
-def _causal_bias(T, dtype):
-    bias = np.zeros((T, T), dtype=dtype)
-    bias[np.triu_indices(T, 1)] = -np.inf
-    return bias
+@primitive
+def _attend_packed(qkv, out, lse, causal):
+    return out
+
+
+def _attend_packed_vjp(ans, qkv, out, lse, causal):
+    def vjp(g):
+        grad = np.zeros(qkv.shape, dtype=np.result_type(qkv, g))
+        views = [qkv[:, :, i] for i in range(3)]
+        _attention_backward(*views, out, lse, g, causal, [grad[:, :, i] for i in range(3)])
+        return grad
+
+    return vjp
+
+
+defvjp(_attend_packed, _attend_packed_vjp)
+
+
+def _check_attention(q, k, v):
+    qs, ks, vs = np.shape(q), np.shape(k), np.shape(v)
+    if ks != vs or qs[:-2] != ks[:-2] or qs[-1] != ks[-1]:
+        raise ShapeError(
+            "attention needs `q` (..., T, d) and `k`, `v` (..., T_k, d) with the same leading "
+            f"axes and width; got shapes {qs}, {ks}, {vs}."
+        )
+
+
+def multi_head_attention(q, k, v, n_heads, causal=False):
+    r"""Multi-head scaled dot-product attention of (B, T, d) token arrays.
+
+    Head :math:`h` takes the columns :math:`h d_h, \dots, (h+1) d_h - 1` of each token
+    (:math:`d_h = d / n_{heads}`) and computes
+    :math:`\mathrm{softmax}(Q_h K_h^\top/\sqrt{d_h} + M)V_h`; the heads' outputs are placed back
+    in the same columns. The same function as splitting the heads with a reshape and transpose
+    and calling :func:`attention`, without the transposes: the streaming kernel reads the heads
+    in place, and neither pass stores the (B, heads, T, T) weights (see the note above
+    ``_Q_TILE``).
+
+    Parameters
+    ----------
+    q : (B, T, d) array
+    k, v : (B, T_k, d) arrays
+    n_heads : int
+        Divides d.
+    causal : bool
+        Token t attends to tokens :math:`\le t` only (needs T = T_k).
+
+    Returns
+    -------
+    (B, T, d) array
+    """
+    _check_attention(q, k, v)
+    if np.ndim(q) != 3 or np.shape(q)[-1] % n_heads:
+        raise ShapeError(
+            f"`q` must be (B, T, d) with d divisible by n_heads={n_heads}; got {np.shape(q)}."
+        )
+    B, T, d = np.shape(q)
+    Tk = np.shape(k)[1]
+    if causal and Tk != T:
+        raise ShapeError(f"causal attention needs as many keys as queries; got {T} and {Tk}.")
+    dh = d // n_heads
+    q4, k4, v4 = (anp.reshape(a, (B, n, n_heads, dh)) for a, n in ((q, T), (k, Tk), (v, Tk)))
+    out, lse = _attention_forward(getval(q4), getval(k4), getval(v4), causal)
+    return anp.reshape(_attend(q4, k4, v4, out, lse, causal), (B, T, d))
+
+
+def self_attention(qkv, n_heads, causal=False):
+    r"""Multi-head self-attention of packed projections: :func:`multi_head_attention` of
+    ``qkv[..., :d]``, ``qkv[..., d:2d]``, ``qkv[..., 2d:]``.
+
+    With the three projections computed by one dense layer of width 3d, the kernel reads the
+    queries, keys and values in place and its VJP writes their gradients into one (B, T, 3d)
+    array, which the dense layer's VJP takes as it is (no slicing of the activations, no sum of
+    three input gradients).
+
+    Parameters
+    ----------
+    qkv : (B, T, 3d) array
+    n_heads : int
+        Divides d.
+    causal : bool
+        Token t attends to tokens :math:`\le t` only.
+
+    Returns
+    -------
+    (B, T, d) array
+    """
+    if np.ndim(qkv) != 3 or np.shape(qkv)[-1] % (3 * n_heads):
+        raise ShapeError(
+            f"`qkv` must be (B, T, 3d) with d divisible by n_heads={n_heads}; got {np.shape(qkv)}."
+        )
+    B, T, d3 = np.shape(qkv)
+    d = d3 // 3
+    packed = anp.reshape(qkv, (B, T, 3, n_heads, d // n_heads))
+    pv = getval(packed)
+    out, lse = _attention_forward(pv[:, :, 0], pv[:, :, 1], pv[:, :, 2], causal)
+    return anp.reshape(_attend_packed(packed, out, lse, causal), (B, T, d))
 
 
 def attention(q, k, v, causal=False):
     r"""Scaled dot-product attention :math:`\mathrm{softmax}(QK^\top/\sqrt{d} + M)V`.
 
+    Computed by the streaming kernel of :func:`multi_head_attention` (one head per leading
+    index), which keeps no (T, T_k) weights.
+
     Parameters
     ----------
-    q, k, v : (B, ..., T, d) or (T, d) arrays
+    q : (B, ..., T, d) or (T, d) array
+    k, v : (B, ..., T_k, d) or (T_k, d) arrays
     causal : bool
         Mask :math:`M` with :math:`-\infty` above the diagonal: token t attends to tokens
         :math:`\le t` only.
@@ -433,24 +784,12 @@ def attention(q, k, v, causal=False):
     -------
     array of the shape of ``q``
     """
-    if np.ndim(q) == 2:  # a single sequence: give it a batch axis to split over
-        return attention(q[None], k[None], v[None], causal)[0]
-    qv, kv, vv = getval(q), getval(k), getval(v)
-    scale = float(1.0 / np.sqrt(qv.shape[-1]))
-    T = qv.shape[-2]
-    weights = np.empty((*qv.shape[:-1], kv.shape[-2]), dtype=qv.dtype)
-    out = np.empty(qv.shape, dtype=qv.dtype)
-    bias = _causal_bias(T, qv.dtype) if causal else None
-
-    def block(sl):
-        scores = weights[sl]
-        np.matmul(qv[sl] * scale, kv[sl].swapaxes(-1, -2), out=scores)
-        if bias is not None:
-            scores += bias
-        scores -= scores.max(axis=-1, keepdims=True)
-        np.exp(scores, out=scores)
-        scores *= 1.0 / scores.sum(axis=-1, keepdims=True)
-        np.matmul(scores, vv[sl], out=out[sl])
-
-    _blocks(block, qv.shape[0], min_rows=2)
-    return _attend(q, k, v, weights, out, scale)
+    _check_attention(q, k, v)
+    shape = np.shape(q)
+    T, d = shape[-2:]
+    Tk = np.shape(k)[-2]
+    n = int(np.prod(shape[:-2], dtype=int))
+    out = multi_head_attention(
+        anp.reshape(q, (n, T, d)), anp.reshape(k, (n, Tk, d)), anp.reshape(v, (n, Tk, d)), 1, causal
+    )
+    return anp.reshape(out, shape)

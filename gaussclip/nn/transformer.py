@@ -23,7 +23,7 @@ import numpy as np
 
 from .._validation import FloatDtype, InstanceOf, Optional, RealArray, validate_params
 from ..errors import OptionError, ShapeError
-from .ops import attention, dense, gelu, layer_norm
+from .ops import dense, gelu, layer_norm, self_attention
 
 POOLINGS = ("last", "mean")
 
@@ -64,9 +64,10 @@ class TransformerConfig:
     def paper(cls, **overrides):
         """The paper's encoder: one point per token, M = 12 blocks (Section 6.3).
 
-        Training it keeps, per block, attention weights of batch x heads x 1000 x 1000 floats
-        for the backward pass (2 GB per block at batch 128 in float32), which is why the
-        default groups points into patches on a CPU.
+        Attention is computed by a streaming kernel that keeps no batch x heads x 1000 x 1000
+        weights (:func:`gaussclip.nn.ops.multi_head_attention`), so memory grows linearly with
+        the sequence; the time does not: ``benchmarks/bench_trainer.py`` projects an epoch of
+        the paper's setting, which is why the CPU default groups points into patches.
         """
         return replace(cls(patch=1, n_blocks=12), **overrides)
 
@@ -130,17 +131,13 @@ def init(rng, config=None, *, dtype=np.float32):
     }
 
 
-def _heads(x, n_heads):
-    B, T, d = np.shape(x)
-    return anp.transpose(anp.reshape(x, (B, T, n_heads, d // n_heads)), (0, 2, 1, 3))
-
-
 def block(p, x, n_heads, causal):
     """One residual attention block (pre-norm) on tokens ``x`` (B, T, d)."""
-    B, T, d = np.shape(x)
     h = layer_norm(x, p["ln1"]["g"], p["ln1"]["b"])
-    q, k, v = (_heads(dense(h, p[n]["W"], p[n]["b"]), n_heads) for n in ("q", "k", "v"))
-    a = anp.reshape(anp.transpose(attention(q, k, v, causal), (0, 2, 1, 3)), (B, T, d))
+    # the three projections as one dense layer of width 3d (one matrix product each way)
+    W = anp.concatenate([p[n]["W"] for n in ("q", "k", "v")], axis=1)
+    b = anp.concatenate([p[n]["b"] for n in ("q", "k", "v")])
+    a = self_attention(dense(h, W, b), n_heads, causal)
     x = x + dense(a, p["proj"]["W"], p["proj"]["b"])
     h = layer_norm(x, p["ln2"]["g"], p["ln2"]["b"])
     h = gelu(dense(h, p["fc"]["W"], p["fc"]["b"]))

@@ -12,6 +12,7 @@ module                                     job
 :mod:`gaussclip.train.checkpoint`          checkpoint format, save, verify (sha256 manifest),
                                            load
 :mod:`gaussclip.train.trees`               flattening parameter trees
+:mod:`gaussclip.train.allocator`           keeping freed memory for the next step (glibc)
 :mod:`gaussclip.train.linear_encoders`     :func:`fit_linear_encoders` (Sections 5, 6.1)
 =========================================  ================================================
 

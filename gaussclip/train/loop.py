@@ -46,6 +46,7 @@ from ..errors import ArgumentTypeError, DomainError, GaussclipError, OptionError
 from ..io import check_writable
 from . import adam as adam_
 from . import checkpoint as ckpt
+from .allocator import keep_freed_memory
 from .backward import leaf_value_and_grad
 from .trees import tree_leaves, tree_unflatten
 
@@ -282,6 +283,7 @@ def fit(
     True
     """
     config = TrainConfig() if config is None else config
+    keep_freed_memory()  # steps reuse freed arrays instead of page-faulting fresh ones
     n = len(data[0])
     if config.batch_size > n:
         raise ShapeError(

@@ -1,0 +1,210 @@
+"""The fused kernels of gaussclip.nn.ops against the unfused autograd compositions they replace
+(values and gradients, float64), by finite differences, across tile and block boundaries, for
+any thread count, and the streaming attention's memory."""
+
+import tracemalloc
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad
+from autograd.test_util import check_grads
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gaussclip.errors import ShapeError
+from gaussclip.nn import ops
+
+#: Fused and unfused float64 results differ only by the order of roundings: ~1e-15 relative
+#: per operation over at most a few hundred operations.
+FUSED_RTOL = 1e-10
+FUSED_ATOL = 1e-12
+
+
+@pytest.fixture
+def small_tiles(monkeypatch):
+    """Tiles and blocks of a few rows, so small inputs cross every boundary."""
+    monkeypatch.setattr(ops, "_Q_TILE", 3)
+    monkeypatch.setattr(ops, "_K_TILE", 4)
+    monkeypatch.setattr(ops, "_CACHE_ELEMS", 16)
+    monkeypatch.setattr(ops, "_ATTENTION_ELEMS", 64)
+
+
+def plain_attention(q, k, v, causal):
+    """softmax(q k^T / sqrt(d) + M) v written with autograd's generic primitives."""
+    s = anp.matmul(q, anp.swapaxes(k, -1, -2)) / np.sqrt(q.shape[-1])
+    if causal:
+        s = s + np.triu(np.full(s.shape[-2:], -np.inf), 1)
+    s = s - anp.max(s, axis=-1, keepdims=True)
+    w = anp.exp(s)
+    return anp.matmul(w / anp.sum(w, axis=-1, keepdims=True), v)
+
+
+def split_heads(x, n_heads):
+    B, T, d = x.shape
+    return anp.transpose(anp.reshape(x, (B, T, n_heads, d // n_heads)), (0, 2, 1, 3))
+
+
+def plain_multi_head(q, k, v, n_heads, causal):
+    out = plain_attention(*(split_heads(a, n_heads) for a in (q, k, v)), causal)
+    B, _, T, _ = out.shape
+    return anp.reshape(anp.transpose(out, (0, 2, 1, 3)), (B, T, -1))
+
+
+def same_values_and_gradients(fused, plain, args):
+    weights = np.random.default_rng(99).standard_normal(np.shape(plain(*args)))
+
+    def loss(f):
+        return lambda *a: anp.sum(weights * f(*a))
+
+    assert np.allclose(fused(*args), plain(*args), rtol=FUSED_RTOL, atol=FUSED_ATOL)
+    for i in range(len(args)):
+        g_fused = grad(loss(fused), i)(*args)
+        g_plain = grad(loss(plain), i)(*args)
+        assert np.allclose(g_fused, g_plain, rtol=FUSED_RTOL, atol=FUSED_ATOL), f"argument {i}"
+
+
+@given(
+    B=st.integers(1, 3),
+    T=st.integers(1, 11),
+    extra_keys=st.integers(0, 6),
+    n_heads=st.integers(1, 3),
+    dh=st.integers(1, 4),
+    causal=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_streaming_attention_matches_plain_softmax(B, T, extra_keys, n_heads, dh, causal, seed):
+    Tk = T if causal else T + extra_keys
+    rng = np.random.default_rng(seed)
+    q = 2 * rng.standard_normal((B, T, n_heads * dh))
+    k, v = (2 * rng.standard_normal((B, Tk, n_heads * dh)) for _ in range(2))
+    with pytest.MonkeyPatch.context() as mp:  # tiles of a few tokens: several per sequence
+        mp.setattr(ops, "_Q_TILE", 3)
+        mp.setattr(ops, "_K_TILE", 4)
+        mp.setattr(ops, "_ATTENTION_ELEMS", 64)
+        same_values_and_gradients(
+            lambda q, k, v: ops.multi_head_attention(q, k, v, n_heads, causal),
+            lambda q, k, v: plain_multi_head(q, k, v, n_heads, causal),
+            (q, k, v),
+        )
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_packed_self_attention_is_attention_of_the_three_parts(small_tiles, causal):
+    rng = np.random.default_rng(1)
+    qkv = rng.standard_normal((2, 9, 12))
+    same_values_and_gradients(
+        lambda x: ops.self_attention(x, 2, causal),
+        lambda x: plain_multi_head(x[..., :4], x[..., 4:8], x[..., 8:], 2, causal),
+        (qkv,),
+    )
+    check_grads(lambda x: ops.self_attention(x, 2, causal), modes=["rev"], order=1)(qkv)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_finite_differences_across_tiles(small_tiles, causal):
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.standard_normal((2, 3, 10, 2)) for _ in range(3))
+    check_grads(lambda q, k, v: ops.attention(q, k, v, causal), modes=["rev"], order=1)(q, k, v)
+
+
+def test_rows_beyond_the_fixed_shift_fall_back_to_the_exact_maximum(small_tiles):
+    # large, nearly orthogonal queries and keys: |q||k|/sqrt(d) is ~400 above every score, so
+    # exp(S - U) underflows and those rows are recomputed with their exact maximum
+    rng = np.random.default_rng(3)
+    q = np.zeros((1, 6, 2))
+    q[..., 0] = 300.0
+    k = np.zeros((1, 6, 2))
+    k[..., 1] = 300.0
+    k[..., 0] = rng.standard_normal(6)
+    v = rng.standard_normal((1, 6, 2))
+    for causal in (False, True):
+        same_values_and_gradients(
+            lambda q, k, v, c=causal: ops.attention(q, k, v, c),
+            lambda q, k, v, c=causal: plain_attention(q, k, v, c),
+            (q, k, v),
+        )
+
+
+def test_layer_norm_and_gelu_match_plain_formulas(small_tiles):
+    rng = np.random.default_rng(4)
+    x = 3 * rng.standard_normal((4, 5, 7))
+    gamma, beta = rng.standard_normal(7), rng.standard_normal(7)
+
+    def plain_layer_norm(x, gamma, beta):
+        c = x - anp.mean(x, axis=-1, keepdims=True)
+        var = anp.mean(c * c, axis=-1, keepdims=True)
+        return gamma * c / anp.sqrt(var + ops.LAYER_NORM_EPS) + beta
+
+    def plain_gelu(x):
+        return 0.5 * x * (1 + anp.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+
+    same_values_and_gradients(ops.layer_norm, plain_layer_norm, (x, gamma, beta))
+    same_values_and_gradients(ops.gelu, plain_gelu, (x,))
+
+
+#: float32 matrix products split differently between threads differ by a few roundings.
+SPLIT_RTOL = 1e-5
+
+
+def _with_threads(monkeypatch, n, fn, *args):
+    monkeypatch.setenv("GAUSSCLIP_NUM_THREADS", str(n))
+    return fn(*args)
+
+
+def test_block_kernels_do_not_depend_on_the_thread_count(monkeypatch, small_tiles):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 9, 12)).astype(np.float32)
+
+    def run(x):
+        loss = lambda x: anp.sum(ops.gelu(ops.layer_norm(ops.self_attention(x, 2, True), 1.0, 0.0)))  # noqa: E731
+        return loss(x), grad(loss)(x)
+
+    one, two = (_with_threads(monkeypatch, n, run, x) for n in (1, 2))
+    assert one[0] == two[0] and np.array_equal(one[1], two[1])
+
+
+def test_dense_split_between_threads_changes_only_roundings(monkeypatch):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((64, 40)).astype(np.float32)
+    W = rng.standard_normal((40, 24)).astype(np.float32)
+    b = rng.standard_normal(24).astype(np.float32)
+
+    def run(x, W):
+        loss = lambda x, W: anp.sum(anp.sin(ops.dense(x, W, b, relu=True)))  # noqa: E731
+        return [ops.dense(x, W, b), *grad(loss, (0, 1))(x, W)]
+
+    one, two = (_with_threads(monkeypatch, n, run, x, W) for n in (1, 2))
+    for a, c in zip(one, two, strict=True):
+        assert np.allclose(a, c, rtol=SPLIT_RTOL, atol=SPLIT_RTOL * np.abs(a).max())
+
+
+def test_attention_shape_errors_name_the_argument():
+    with pytest.raises(ShapeError, match="qkv"):
+        ops.self_attention(np.zeros((2, 5, 7)), 2)
+    with pytest.raises(ShapeError, match="n_heads"):
+        ops.multi_head_attention(*(np.zeros((2, 5, 6)) for _ in range(3)), 4)
+    with pytest.raises(ShapeError, match="q"):
+        ops.multi_head_attention(*(np.zeros((5, 6)) for _ in range(3)), 2)
+    with pytest.raises(ShapeError, match="same leading"):
+        ops.attention(np.zeros((2, 5, 4)), np.zeros((3, 5, 4)), np.zeros((3, 5, 4)))
+
+
+#: Full attention weights of the test below: batch x heads x 1000 x 1000 float32 = 16 MB.
+FULL_WEIGHTS_BYTES = 2 * 2 * 1000 * 1000 * 4
+
+
+def test_streaming_attention_memory_does_not_grow_with_tokens_squared():
+    rng = np.random.default_rng(6)
+    qkv = rng.standard_normal((2, 1000, 3 * 2 * 8)).astype(np.float32)  # 2 heads of width 8
+    loss = lambda x: anp.sum(ops.self_attention(x, 2, causal=True))  # noqa: E731
+    loss(qkv)
+    tracemalloc.start()
+    try:
+        grad(loss)(qkv)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # inputs, outputs and gradients are 2 x 1000 x 48 floats (~0.4 MB each); the tiles of
+    # scores are at most _ATTENTION_ELEMS numbers
+    assert peak < FULL_WEIGHTS_BYTES / 4, f"peak {peak / 1e6:.1f} MB"
