@@ -1,7 +1,7 @@
 """The ``gaussclip`` command: ``verify``, ``check``, ``figures``, ``data`` and ``bench``.
 
 * ``gaussclip verify [--only ID ...] [--json]`` -- run the symbolic checks of the paper.
-* ``gaussclip check [--only ID ...] [--examples N] [--seed S] [--json]`` -- search for
+* ``gaussclip check [--only ID ...] [--examples N] [--seed S] [--jobs J] [--json]`` -- search for
   counterexamples to the paper's numerical statements with Hypothesis (``gaussclip.testing``).
 * ``gaussclip figures [--quick|--full] [--only N ...] [--out DIR] [--jobs N]`` -- reproduce figures
   (same options as ``python -m paper_figures``).
@@ -31,7 +31,9 @@ def _check(args):
     except ImportError as exc:  # Hypothesis missing: the message names the extra to install
         print(f"gaussclip check: {exc}", file=sys.stderr)
         return 2
-    return run_cli(only=args.only, examples=args.examples, seed=args.seed, as_json=args.json)
+    return run_cli(
+        only=args.only, examples=args.examples, seed=args.seed, as_json=args.json, jobs=args.jobs
+    )
 
 
 def _positive_int(text):
@@ -107,6 +109,13 @@ def build_parser():
         help="examples per property",
     )
     check.add_argument("--seed", type=_seed, default=0, metavar="S", help="Hypothesis seed")
+    check.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="J",
+        help="processes searching different properties at once (same results, sooner)",
+    )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(func=_check)
 

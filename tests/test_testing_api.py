@@ -20,6 +20,7 @@ import gaussclip as gc
 from gaussclip import testing
 from gaussclip.cli import main
 from gaussclip.testing import strategies as gst
+from gaussclip.testing.runner import run_cli
 
 #: Prescribed canonical correlations come back from the whitened SVD to ~eps * sqrt(cond_u
 #: cond_v) <= 2e-10 at block conditions <= 1e6 (see properties.CCA_ATOL).
@@ -281,11 +282,32 @@ def test_cli_check_table_json_unknown_and_failure(capsys):
         del testing.REGISTRY[false.id]
 
 
+def test_cli_check_jobs_gives_the_same_results(capsys):
+    """--jobs 2 searches in forked workers: statuses, example counts and counterexamples equal
+    the sequential run's (each search has its own seeded profile), a property registered by the
+    caller included; only the times differ."""
+    false = testing.property("test-false-h-jobs", sigma=st.floats(0.0, 0.99))(_false_h.func)
+    args = ["check", "--only", "cor-5.7", false.id, "lem-E.1", "--examples", "20", "--json"]
+    try:
+        runs = []
+        for jobs in ("1", "2"):
+            assert main([*args, "--jobs", jobs]) == 1
+            rows = json.loads(capsys.readouterr().out)
+            runs.append([{k: r[k] for k in ("id", "status", "examples", "snippet")} for r in rows])
+    finally:
+        del testing.REGISTRY[false.id]
+    assert runs[0] == runs[1]
+    assert [r["status"] for r in runs[0]] == ["ok", "fail", "ok"]
+    with pytest.raises(gc.DomainError, match="jobs"):
+        run_cli(only=["cor-5.7"], jobs=0)
+
+
 def test_cli_check_default_examples_is_the_documented_default():
     from gaussclip.cli import build_parser
 
     args = build_parser().parse_args(["check"])
     assert args.examples == testing.DEFAULT_EXAMPLES and args.seed == 0 and not args.json
+    assert args.jobs == 1
 
 
 def test_cli_check_runs_as_a_command():

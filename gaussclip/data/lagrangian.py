@@ -83,8 +83,8 @@ step is the cost: dt = 1e-5 is far finer than the flow needs (RK4 with dt = 1e-4
 dt = 1e-5 trajectories to ~3e-10, far below the float32 storage resolution, and runs ~8x faster),
 and an adaptive RK45 on all samples at once needs ~2900 right-hand sides instead of 40,000, so it
 beats the paper's fixed step by ~1.8x. ``dt`` is a parameter of :func:`dataset`; the quick
-mode uses dt = 1e-4 (:data:`QUICK_STEP`: its 17,408 pairs took 67 s of wall time with ``n_jobs=-1`` on the
-shared, loaded 2-core machine), the full mode the paper's dt = 1e-5.
+mode uses dt = 1e-4 (:data:`QUICK_STEP`: its 17,408 pairs took 67 s of wall time with
+``n_jobs=-1`` on the shared, loaded 2-core machine), the full mode the paper's dt = 1e-5.
 
 Data sets and caching
 ---------------------

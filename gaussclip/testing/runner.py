@@ -327,7 +327,7 @@ def snippet(prop, kwargs):
     return "\n".join(lines)
 
 
-def _table(results):
+def _table(results, elapsed):
     width = max(len(r.id) for r in results)
     lines = [f"{'id':<{width}}  examples  status  seconds  cpu_s  examples/s  cpu_examples/s"]
     for r in results:
@@ -346,28 +346,56 @@ def _table(results):
     total = sum(r.seconds for r in results)
     cpu = sum(r.cpu_seconds for r in results)
     lines.append(
-        f"{len(results) - len(failed)} of {len(results)} properties ok in {total:.1f} s "
-        f"({cpu:.1f} s CPU)"
+        f"{len(results) - len(failed)} of {len(results)} properties ok; searches took "
+        f"{total:.1f} s ({cpu:.1f} s CPU), {elapsed:.1f} s wall in all"
     )
     return "\n".join(lines)
 
 
-def run_cli(only=None, examples=DEFAULT_EXAMPLES, seed=0, as_json=False):
+def _search_by_id(id, examples, seed):
+    """:func:`search` on a registered id, in a worker process of :func:`run_cli` (the worker is
+    forked, so it holds every property registered before the pool started)."""
+    return search(REGISTRY[id], examples=examples, seed=seed)
+
+
+def _searches(selected, examples, seed, jobs):
+    """The search results of ``selected`` in order, as they finish, ``jobs`` processes at a time.
+
+    Each search has its own seeded profile, so the examples tried, and hence every status and
+    counterexample, do not depend on ``jobs``; only the times do."""
+    if jobs == 1 or len(selected) == 1:
+        for prop in selected:
+            yield search(prop, examples=examples, seed=seed)
+        return
+    import concurrent.futures
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")  # workers inherit the registry as it is
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(_search_by_id, p.id, examples, seed) for p in selected]
+        for future in futures:
+            yield future.result()
+
+
+@validate_params(examples=Integer(low=1), seed=Integer(low=0), jobs=Integer(low=1))
+def run_cli(only=None, examples=DEFAULT_EXAMPLES, seed=0, as_json=False, jobs=1):
     """``gaussclip check``: print a table (or JSON) of :func:`search` results; exit status 0 when
-    every property holds, 1 when one fails, 2 for an unknown id."""
+    every property holds, 1 when one fails, 2 for an unknown id.
+
+    ``jobs`` processes search different properties at the same time (Linux/macOS: the workers
+    are forked); the results are the same as with ``jobs=1``, only sooner on several cores."""
     try:
         selected = registered() if not only else [get(i) for i in only]
     except gc.OptionError as exc:
         print(f"gaussclip check: {exc}", file=sys.stderr)
         return 2
-    results = []
-    for prop in selected:
-        results.append(search(prop, examples=examples, seed=seed))
+    results, start = [], time.perf_counter()
+    for r in _searches(selected, examples, seed, jobs):
+        results.append(r)
         if not as_json:
-            r = results[-1]
             print(f"  {r.id}: {r.status} ({r.examples} in {r.seconds:.1f} s)", file=sys.stderr)
     if as_json:
         print(json.dumps([r.as_dict() for r in results], indent=1))
     else:
-        print(_table(results))
+        print(_table(results, time.perf_counter() - start))
     return 0 if all(r.status == "ok" for r in results) else 1
