@@ -404,6 +404,17 @@ def test_background_tasks_run_the_training_of_figures_11_and_12(tmp_path, monkey
     # the runs are the figures' cached runs: Figure 12's curve has both epochs
     record = json.loads((out / "fig12_mnist_conditional_samples.json").read_text())
     assert record["numbers"]["collapse_per_epoch"]["(2,0)"]["epoch"] == [1, 2]
+    # and the numbers do not depend on where the runs were trained: the same figure drawn with
+    # no background worker, from an empty cache
+    monkeypatch.setenv("GAUSSCLIP_CACHE", str(tmp_path / "cache_inline"))
+    inline = tmp_path / "inline"
+    argv = ["--tiny", "--only", "12", "--out", str(inline), "--workers", "0", "--jobs", "1"]
+    assert figures_main(argv) == 0
+    again = json.loads((inline / "fig12_mnist_conditional_samples.json").read_text())
+    for key in ("collapse_per_epoch", "ess_median_ratio"):  # (epoch_seconds differ, of course)
+        assert again["numbers"][key] == record["numbers"][key]
+    for name, entry in record["numbers"]["losses"].items():
+        assert again["numbers"]["losses"][name]["draws"] == entry["draws"]
 
 
 def test_background_orders_tasks_by_needs_and_reports_failures():
