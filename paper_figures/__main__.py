@@ -225,7 +225,8 @@ def main(argv=None):
     total_cpu = cpu_seconds() - cpu_start
     failed = [r for r in results if r[3]]
     print(
-        f"total: {total:.2f} s ({total / 60:.1f} min) wall, {total_cpu:.1f} CPU s, for "
+        f"total: {total:.2f} s ({total / 60:.1f} min) wall, {total_cpu:.1f} CPU s "
+        f"({total_cpu / cores() / 60:.1f} min of CPU per core on {cores()} core(s)), for "
         f"{len(results)} figure(s); {len(failed)} failed.",
         flush=True,
     )
