@@ -545,3 +545,16 @@ def test_titles_under_suptitle_detects_an_overlap():
 def test_paths():
     assert (REPO_ROOT / "paper_figures" / "__main__.py").exists()
     assert FIGURES_DIR == REPO_ROOT / "figures"
+
+
+def test_figures_8_to_10_share_one_sweep_point_in_quick_mode():
+    # the point the sweep cache trains once for the three figures (paper_figures/README.md)
+    from paper_figures import _gp_sweep
+
+    fields = {8: "n_e", 9: "batch_size", 10: "n_samples"}
+    points = [
+        set(_gp_sweep.configs("quick", importlib.import_module(SCRIPTS[n]).VALUES["quick"], f))
+        for n, f in fields.items()
+    ]
+    shared = points[0] & points[1] & points[2]
+    assert [(p.n_e, p.n_samples, p.batch_size) for p in shared] == [(5, 10_000, 512)]
