@@ -8,6 +8,7 @@ has an entry in :data:`CHECKS`.
 import importlib
 import json
 import math
+import os
 import sys
 import time
 import types
@@ -451,6 +452,19 @@ def test_epoch_printer_prints_sparse_lines_and_the_last_epoch(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split("]")[0] for line in lines] == ["  [run", "  [run"]
     assert "epoch 1/3" in lines[0] and "epoch 3/3" in lines[1]
+    assert lines[0].endswith("~0.0 min left") and lines[1].endswith("~0.0 min left")
+    printer = _tasks.EpochPrinter("long", 101, every=0.0)
+    printer(1, None, {"loss": 0.5, "seconds": 60.0})
+    assert capsys.readouterr().out.strip().endswith("~100.0 min left")
+
+
+def test_background_sets_the_worker_environment_while_it_runs(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    with _tasks.Background([_tasks.Task("a", time.sleep, (0.0,))], 1) as background:
+        assert all(os.environ[k] == v for k, v in _tasks.WORKER_ENV.items())
+        background.wait(["a"])
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "MALLOC_MMAP_THRESHOLD_" not in os.environ
 
 
 def test_gaussclip_figures_forwards_every_option(tmp_path):
