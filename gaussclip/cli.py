@@ -3,8 +3,8 @@
 * ``gaussclip verify [--only ID ...] [--json]`` -- run the symbolic checks of the paper.
 * ``gaussclip check [--only ID ...] [--examples N] [--seed S] [--jobs J] [--json]`` -- search for
   counterexamples to the paper's numerical statements with Hypothesis (``gaussclip.testing``).
-* ``gaussclip figures [--quick|--full] [--only N ...] [--out DIR] [--jobs N]`` -- reproduce figures
-  (same options as ``python -m paper_figures``).
+* ``gaussclip figures [--quick|--full] [--only N ...] [--out DIR] [--jobs N] [--workers N]`` --
+  reproduce figures (same options as ``python -m paper_figures``).
 * ``gaussclip data NAME`` -- fetch or build a data set into the cache (``mnist``, ``lagrangian``).
 * ``gaussclip bench [NAME ...]`` -- run the benchmarks in ``benchmarks/`` (source checkout only).
 """

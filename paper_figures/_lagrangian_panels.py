@@ -1,13 +1,35 @@
-"""Shared pieces of Figures 13-15: potentials on a grid and wrapped trajectories."""
+"""Shared pieces of Figures 13-15: the background tasks (simulated data, the training run),
+potentials on a grid and wrapped trajectories."""
 
 import numpy as np
 
 from gaussclip.data import lagrangian as lag
+from gaussclip.experiments import lagrangian as experiment
+
+from ._tasks import EpochPrinter, Task
+
+DATA_TASK = "Lagrangian data"
+TRAIN_TASK = "Lagrangian training"
 
 #: Points per axis of the potential grid on [0, 1]^2, per mode.
 GRID = {"tiny": 24, "quick": 80, "full": 120}
 POTENTIAL_CMAP = "RdBu_r"
 TRAJECTORY_COLOR = "black"
+
+
+def prepare_data(mode):
+    """Background task of Figure 13 (:mod:`paper_figures._tasks`): simulate and cache the
+    train and test pairs."""
+    config = experiment.preset(mode)
+    return [Task(DATA_TASK, experiment.load_data, (config,), {"progress": False})]
+
+
+def prepare_training(mode):
+    """Background tasks of Figures 14-15: the data, then the training run."""
+    config = experiment.preset(mode)
+    kwargs = {"progress": False, "callbacks": [EpochPrinter(TRAIN_TASK, config.epochs)]}
+    train = Task(TRAIN_TASK, experiment.train, (config,), kwargs, needs=(DATA_TASK,))
+    return [*prepare_data(mode), train]
 
 
 def potential_grid(data, index, mode, t=0.0):

@@ -20,6 +20,7 @@ from gaussclip.experiments import mnist
 
 from ._common import DATA_COLOR, figure_main, new_figure, save_figure
 from ._mnist_panels import LOSS_COLORS, loss_label, results, summary
+from ._mnist_panels import prepare as mnist_tasks
 
 STEM = Path(__file__).stem
 TITLE = "Figure 11: MNIST label probabilities and their calibration under the three losses"
@@ -61,6 +62,12 @@ def verdict(metrics):
             f"{', '.join(lost).upper()}"
         )
     return best, text
+
+
+def prepare(mode):
+    """Work run in the background before :func:`main` (``python -m paper_figures``): the three
+    MNIST training runs."""
+    return mnist_tasks(mode)
 
 
 @figure_main

@@ -16,6 +16,7 @@ from gaussclip.experiments import mnist
 
 from ._common import figure_main, new_figure, save_figure
 from ._mnist_panels import LOSS_COLORS, loss_label, results, summary
+from ._mnist_panels import prepare as mnist_tasks
 
 STEM = Path(__file__).stem
 TITLE = "Figure 12: 16 draws from nu^N(u | v = 7) over the test set, per loss"
@@ -32,6 +33,12 @@ def mosaic(images):
         r, c = divmod(k, cols)
         tile[r * 29 : r * 29 + 28, c * 29 : c * 29 + 28] = 1.0 - image
     return tile
+
+
+def prepare(mode):
+    """Work run in the background before :func:`main` (``python -m paper_figures``): the three
+    MNIST training runs."""
+    return mnist_tasks(mode)
 
 
 @figure_main

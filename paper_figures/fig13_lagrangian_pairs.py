@@ -49,3 +49,10 @@ def main(out_dir, mode):
         )
     fig.suptitle(TITLE)
     return save_figure(fig, out_dir, STEM, mode, TITLE, numbers)
+
+
+def prepare(mode):
+    """Background work of :func:`main` (``python -m paper_figures``): the simulated pairs."""
+    from ._lagrangian_panels import prepare_data
+
+    return prepare_data(mode)

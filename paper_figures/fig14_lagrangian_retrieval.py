@@ -68,3 +68,11 @@ def main(out_dir, mode):
     fig.suptitle(TITLE)
     return save_figure(fig, out_dir, STEM, mode, TITLE, numbers | {"mean_final_test_R@1": float(
         np.mean([last["test"]["full"][d]["R@1"] for d in DIRECTIONS]))})  # fmt: skip
+
+
+def prepare(mode):
+    """Background work of :func:`main` (``python -m paper_figures``): the simulated pairs and
+    the training run."""
+    from ._lagrangian_panels import prepare_training
+
+    return prepare_training(mode)

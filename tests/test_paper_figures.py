@@ -7,7 +7,10 @@ has an entry in :data:`CHECKS`.
 
 import importlib
 import json
+import math
+import os
 import sys
+import time
 import types
 
 import joblib
@@ -17,7 +20,7 @@ import pytest
 import gaussclip as gc
 from gaussclip.cli import main as gaussclip_main
 from gaussclip.data import gp
-from paper_figures import _common
+from paper_figures import _common, _tasks
 from paper_figures.__main__ import SUMMARY_NAME, discover, run
 from paper_figures.__main__ import main as figures_main
 from paper_figures.paths import FIGURES_DIR, REPO_ROOT, SCRIPTS_DIR
@@ -376,7 +379,92 @@ def test_command_line_runs_selected_figures_and_writes_a_summary(tmp_path, capsy
     summary = json.loads((tmp_path / SUMMARY_NAME).read_text())
     assert summary["mode"] == "tiny" and [f["figure"] for f in summary["figures"]] == [1, 2]
     assert all(f["error"] is None and f["seconds"] > 0 for f in summary["figures"])
-    assert "figure 02" in capsys.readouterr().out
+    assert all(f["cpu_seconds"] > 0 for f in summary["figures"])
+    assert summary["total_seconds"] >= sum(f["seconds"] for f in summary["figures"])
+    assert summary["total_cpu_seconds"] > 0 and summary["cpu_count"] >= 1
+    assert summary["workers"] == 0 and summary["background_tasks"] == {}  # 1, 2 declare none
+    out = capsys.readouterr().out
+    assert "figure 02" in out and "CPU s" in out and "total:" in out
+
+
+def test_background_tasks_run_the_training_of_figures_11_and_12(tmp_path, monkeypatch, capfd):
+    # the runner trains the three MNIST runs in worker processes, then the figures load them
+    monkeypatch.setenv("GAUSSCLIP_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "figures"
+    argv = ["--tiny", "--only", "11", "12", "--out", str(out), "--workers", "2", "--jobs", "1"]
+    assert figures_main(argv) == 0
+    summary = json.loads((out / SUMMARY_NAME).read_text())
+    tasks = summary["background_tasks"]
+    assert sorted(tasks) == ["MNIST (0,2)", "MNIST (1,1)", "MNIST (2,0)", "MNIST data"]
+    assert all(t["error"] is None and t["cpu_seconds"] > 0 for t in tasks.values())
+    # the trainings started after the data task had finished
+    assert all(t["started"] >= tasks["MNIST data"]["finished"] for k, t in tasks.items()
+               if k != "MNIST data")  # fmt: skip
+    printed = capfd.readouterr().out  # the workers print to the inherited file descriptor
+    assert "[MNIST (2,0)] epoch 2/2" in printed and "[MNIST (2,0)] done" in printed
+    # the runs are the figures' cached runs: Figure 12's curve has both epochs
+    record = json.loads((out / "fig12_mnist_conditional_samples.json").read_text())
+    assert record["numbers"]["collapse_per_epoch"]["(2,0)"]["epoch"] == [1, 2]
+    # and the numbers do not depend on where the runs were trained: the same figure drawn with
+    # no background worker, from an empty cache
+    monkeypatch.setenv("GAUSSCLIP_CACHE", str(tmp_path / "cache_inline"))
+    inline = tmp_path / "inline"
+    argv = ["--tiny", "--only", "12", "--out", str(inline), "--workers", "0", "--jobs", "1"]
+    assert figures_main(argv) == 0
+    again = json.loads((inline / "fig12_mnist_conditional_samples.json").read_text())
+    for key in ("collapse_per_epoch", "ess_median_ratio"):  # (epoch_seconds differ, of course)
+        assert again["numbers"][key] == record["numbers"][key]
+    for name, entry in record["numbers"]["losses"].items():
+        assert again["numbers"]["losses"][name]["draws"] == entry["draws"]
+
+
+def test_background_orders_tasks_by_needs_and_reports_failures():
+    log = []
+    tasks = [
+        _tasks.Task("second", time.sleep, (0.0,), needs=("first",)),
+        _tasks.Task("first", time.sleep, (0.2,)),
+        _tasks.Task("broken", math.sqrt, (-1.0,)),
+        _tasks.Task("first", math.sqrt, (4.0,)),  # a duplicate key: the first one counts
+    ]
+    with _tasks.Background(tasks, 2, log=lambda *a, **k: log.append(a[0])) as background:
+        cpu = background.wait(["second"])
+        assert cpu >= 0.0 and background.done["first"].is_set()
+        assert background.wait(["second", "first"]) == 0.0  # each task's CPU is counted once
+        background.wait(["broken"])
+    report = background.report
+    assert report["second"]["started"] >= report["first"]["finished"]
+    assert report["first"]["error"] is None and report["first"]["seconds"] >= 0.2
+    assert report["broken"]["error"].startswith("ValueError")
+    assert any("[broken] FAILED" in line for line in log)
+    with pytest.raises(ValueError, match="unknown tasks"):
+        _tasks.Background([_tasks.Task("a", time.sleep, (0,), needs=("b",))], 1)
+
+
+def test_without_workers_background_waits_for_nothing():
+    with _tasks.Background([_tasks.Task("a", time.sleep, (10.0,))], 0) as background:
+        assert background.wait(["a"]) == 0.0 and background.report == {}
+
+
+def test_epoch_printer_prints_sparse_lines_and_the_last_epoch(capsys):
+    printer = _tasks.EpochPrinter("run", 3, every=3600.0)
+    for epoch in (1, 2, 3):
+        printer(epoch, None, {"loss": 0.5, "seconds": 1.0})
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("]")[0] for line in lines] == ["  [run", "  [run"]
+    assert "epoch 1/3" in lines[0] and "epoch 3/3" in lines[1]
+    assert lines[0].endswith("~0.0 min left") and lines[1].endswith("~0.0 min left")
+    printer = _tasks.EpochPrinter("long", 101, every=0.0)
+    printer(1, None, {"loss": 0.5, "seconds": 60.0})
+    assert capsys.readouterr().out.strip().endswith("~100.0 min left")
+
+
+def test_background_sets_the_worker_environment_while_it_runs(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_", raising=False)
+    with _tasks.Background([_tasks.Task("a", time.sleep, (0.0,))], 1) as background:
+        assert all(os.environ[k] == v for k, v in _tasks.WORKER_ENV.items())
+        background.wait(["a"])
+    assert os.environ["OMP_NUM_THREADS"] == "7" and "MALLOC_MMAP_THRESHOLD_" not in os.environ
 
 
 def test_gaussclip_figures_forwards_every_option(tmp_path):
@@ -389,6 +477,8 @@ def test_command_line_rejects_bad_options(tmp_path):
         figures_main(["--only", "99", "--out", str(tmp_path)])
     with pytest.raises(SystemExit):
         figures_main(["--jobs", "0", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        figures_main(["--workers", "-1", "--out", str(tmp_path)])
     with pytest.raises(SystemExit):
         figures_main(["--quick", "--full"])
 
@@ -403,6 +493,7 @@ def test_a_failing_script_is_reported_and_the_others_still_run(tmp_path, monkeyp
     monkeypatch.setitem(sys.modules, "broken_figure", broken)
     results = run({98: "broken_figure", 1: SCRIPTS[1]}, tmp_path, "tiny", 1)
     assert [(r[0], r[3]) for r in results] == [(1, None), (98, "RuntimeError: boom")]
+    assert all(r[4] >= 0 for r in results)  # CPU seconds
     assert (tmp_path / "fig01_reference_target.png").exists()
 
 
@@ -424,6 +515,23 @@ def test_sweep_runs_points_as_joblib_jobs_in_order():
     assert _common.sweep(_square, range(6)) == [0, 1, 4, 9, 16, 25]
     with joblib.parallel_config(n_jobs=2):
         assert _common.sweep(_square, range(6)) == [0, 1, 4, 9, 16, 25]
+
+
+_CALLS = []
+
+
+def _record_call(x):
+    _CALLS.append(x)
+    return (x["a"] if isinstance(x, dict) else x) + 1
+
+
+def test_sweep_computes_each_point_once_per_process():
+    # Figures 8-10 share a sweep point; it is trained once (points are deterministic)
+    _CALLS.clear()
+    assert _common.sweep(_record_call, [100, 101, 100]) == [101, 102, 101]
+    assert _common.sweep(_record_call, [101, 102]) == [102, 103]
+    assert _common.sweep(_record_call, [{"a": 7}, {"a": 7}]) == [8, 8]  # unhashable: computed
+    assert _CALLS == [100, 101, 102, {"a": 7}, {"a": 7}]
 
 
 def test_helpers_reject_bad_input(tmp_path):
@@ -451,3 +559,16 @@ def test_titles_under_suptitle_detects_an_overlap():
 def test_paths():
     assert (REPO_ROOT / "paper_figures" / "__main__.py").exists()
     assert FIGURES_DIR == REPO_ROOT / "figures"
+
+
+def test_figures_8_to_10_share_one_sweep_point_in_quick_mode():
+    # the point the sweep cache trains once for the three figures (paper_figures/README.md)
+    from paper_figures import _gp_sweep
+
+    fields = {8: "n_e", 9: "batch_size", 10: "n_samples"}
+    points = [
+        set(_gp_sweep.configs("quick", importlib.import_module(SCRIPTS[n]).VALUES["quick"], f))
+        for n, f in fields.items()
+    ]
+    shared = points[0] & points[1] & points[2]
+    assert [(p.n_e, p.n_samples, p.batch_size) for p in shared] == [(5, 10_000, 512)]
