@@ -17,7 +17,8 @@ write the same cache entry are ordered by ``needs`` (e.g. the MNIST download run
 the three trainings), so no two processes compute the same file.
 
 Workers are started with the ``spawn`` method (no fork of a process holding threads) and the
-environment :data:`WORKER_ENV` (one BLAS/OpenMP thread each: the parallelism is across tasks).
+environment :data:`WORKER_ENV` (one BLAS/OpenMP thread each: the parallelism is across tasks)
+and glibc's malloc keeping freed memory (:mod:`gaussclip.train.allocator`).
 Their progress is printed as one line per epoch, prefixed by the task's name, so that lines of
 concurrent tasks stay readable.
 """
@@ -31,18 +32,19 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
+from gaussclip.train.allocator import keep_freed_memory
+
 #: Environment the worker processes start with (set while :class:`Background` runs, since a
 #: spawned process reads it when it starts, before any initializer could): one thread per
-#: BLAS/OpenMP pool, and glibc's malloc keeping freed blocks of up to 256 MB instead of
-#: returning them to the system (LeNet's im2col buffers, 40-160 MB, were otherwise mapped and
-#: faulted in afresh at every step: 10 training steps and one pass over the test set took 0.6 s
-#: of system time and 28,000 page faults, 0.2 s and 1,000 with these settings).
+#: BLAS/OpenMP pool. Each worker also keeps freed memory in its heap from the start
+#: (:func:`gaussclip.train.allocator.keep_freed_memory`, its initializer; ``fit`` sets the same
+#: in any process): LeNet's 40-160 MB im2col buffers were otherwise mapped and faulted in afresh
+#: at every step (10 training steps and one pass over the test set took 0.6 s of system time and
+#: 28,000 page faults, 0.2 s and 1,000 with it).
 WORKER_ENV = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
-    "MALLOC_MMAP_THRESHOLD_": str(256 * 2**20),
-    "MALLOC_TRIM_THRESHOLD_": str(256 * 2**20),
 }
 #: A task's epoch lines are printed at most this often (seconds), and always for the last epoch.
 PRINT_EVERY_S = 20.0
@@ -141,7 +143,9 @@ class Background:
             self._saved_env = {key: os.environ.get(key) for key in WORKER_ENV}
             os.environ.update(WORKER_ENV)
             context = multiprocessing.get_context("spawn")
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool = cf.ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=keep_freed_memory
+            )
             self._thread = threading.Thread(target=self._schedule, daemon=True)
             self._thread.start()
         else:
