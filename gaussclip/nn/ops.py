@@ -33,9 +33,7 @@ from ..errors import ShapeError
 # ``_CACHE_ELEMS`` numbers and run each block's whole chain while it sits in the core's cache,
 # in parallel threads when there are several (NumPy releases the GIL inside its loops and matrix
 # products). The blocks depend on the shapes only, and no value is reduced across blocks, so
-# these kernels' results do not depend on the number of threads or their scheduling. (The dense
-# layer's products, split between threads below, round differently for different thread counts,
-# as a multi-threaded BLAS does; for a given thread count every run repeats bit for bit.)
+# these kernels' results do not depend on the number of threads or their scheduling.
 _POOL = {"threads": None, "executor": None}
 
 #: Numbers per block of a cache-blocked kernel: 32768 float32 (128 KB), so a block and the two
@@ -84,15 +82,24 @@ def _flat2(x):
 
 
 # --- dense ----------------------------------------------------------------------------------
-# With several threads the matrix products are split into one slice per thread (rows of the
-# output, or columns of the weight gradient) and run in the pool of the kernels above, so
-# gaussclip's threads are one pool: BLAS itself is best left single-threaded
-# (OPENBLAS_NUM_THREADS=1), as benchmarks/bench_trainer.py does. Every slice is a whole
-# product over the reduction axis, so no sum is split between threads.
+# The matrix products are cut into slices (rows of the output, or columns of the weight
+# gradient) that depend on the shape only, and the slices run in the pool of the kernels above,
+# so gaussclip's threads are one pool: BLAS itself is best left single-threaded
+# (OPENBLAS_NUM_THREADS=1), as benchmarks/bench_trainer.py does. Every slice is a whole product
+# over the reduction axis and the cut does not depend on the thread count, so a training run
+# gives the same numbers bit for bit with any number of threads (a run trained in a one-thread
+# worker process equals the same run trained in a two-thread one).
+
+#: A product with at least ``2 * DENSE_SLICE`` rows (or weight-gradient columns) is cut into
+#: slices of about DENSE_SLICE, at most DENSE_MAX_SLICES of them: enough slices to keep a few
+#: threads busy, few enough that the extra BLAS calls cost nothing measurable at one thread.
+DENSE_SLICE = 32
+DENSE_MAX_SLICES = 4
+
+
 def _split(fn, n):
-    """Call ``fn(slice)`` on :func:`num_threads` equal slices of ``range(n)``, in the pool."""
-    threads = num_threads()
-    _run(fn, _cut(n, threads if n >= 2 * threads else 1))
+    """Call ``fn(slice)`` on slices of ``range(n)`` cut by the shape alone, in the pool."""
+    _run(fn, _cut(n, min(DENSE_MAX_SLICES, max(1, n // DENSE_SLICE))))
 
 
 @primitive
