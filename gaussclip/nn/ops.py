@@ -635,8 +635,9 @@ def _attend(q, k, v, out, lse, causal):
 
 
 def _attention_backward(q, k, v, out, lse, g, causal, grads):
-    """Add the gradients of streaming attention with respect to ``q``, ``k``, ``v`` (B, T, H, dh)
-    for the output gradient ``g`` into ``grads`` (three zero arrays, or views, of their shapes)."""
+    """Write the gradients of streaming attention with respect to ``q``, ``k``, ``v``
+    (B, T, H, dh) for the output gradient ``g`` into ``grads`` (three arrays, or views, of their
+    shapes, overwritten)."""
     plan = _Plan(q, k, causal)
 
     def group(sl):
@@ -664,9 +665,9 @@ def _attention_backward(q, k, v, out, lse, g, causal, grads):
                 ds *= p  # gradient of the scaled scores
                 dq[:, :, i0:i1] += ds @ kc[:, :, j0:j1]
                 dk[:, :, j0:j1] += ds.swapaxes(-1, -2) @ qi
-        dq *= plan.scale
-        for grad, local in zip(grads, (dq, dk, dv), strict=True):
-            _heads(grad[sl])[...] += local
+        np.multiply(dq, plan.scale, out=_heads(grads[0][sl]))
+        _heads(grads[1][sl])[...] = dk
+        _heads(grads[2][sl])[...] = dv
 
     plan.run(group, q.shape[0])
 
@@ -675,7 +676,7 @@ def _attend_vjps(argnums, ans, args, kwargs):
     q, k, v, out, lse, causal = args
 
     def vjp(g):
-        grads = [np.zeros(x.shape, dtype=np.result_type(x, g)) for x in (q, k, v)]
+        grads = [np.empty(x.shape, dtype=np.result_type(x, g)) for x in (q, k, v)]
         _attention_backward(q, k, v, out, lse, g, causal, grads)
         return [grads[a] for a in argnums]
 
@@ -692,7 +693,7 @@ def _attend_packed(qkv, out, lse, causal):
 
 def _attend_packed_vjp(ans, qkv, out, lse, causal):
     def vjp(g):
-        grad = np.zeros(qkv.shape, dtype=np.result_type(qkv, g))
+        grad = np.empty(qkv.shape, dtype=np.result_type(qkv, g))
         views = [qkv[:, :, i] for i in range(3)]
         _attention_backward(*views, out, lse, g, causal, [grad[:, :, i] for i in range(3)])
         return grad
