@@ -571,10 +571,9 @@ def _contiguous_heads(x, scale=None, last=None):
     """
     b, T, H, dh = x.shape
     heads = np.empty((b, H, T, dh + (last is not None)), dtype=x.dtype)
-    if scale is None:
-        heads[..., :dh] = _heads(x)
-    else:
-        np.multiply(_heads(x), scale, out=heads[..., :dh], dtype=x.dtype)
+    heads[..., :dh] = _heads(x)  # (a strided copy; a scaling copy would be twice as slow)
+    if scale is not None:
+        heads *= x.dtype.type(scale)  # (contiguous; the last column is set just below)
     if last is not None:
         heads[..., dh] = last
     return heads
@@ -612,7 +611,7 @@ def _attention_forward(q, k, v, causal):
         qc, kc = _contiguous_heads(q[sl], plan.scale, 0.0), _contiguous_heads(k[sl], None, 1.0)
         bound = _head_norms(qc[..., :-1]) * _head_norms(kc[..., :-1]).max(axis=-1, keepdims=True)
         np.negative(bound, out=qc[..., -1])
-        vc = _heads(v[sl])
+        vc = _contiguous_heads(v[sl], None, 1.0)  # [values, 1]: P @ vc carries the row sums
         oc, lc = _heads(out[sl]), lse[sl]
         for i0, i1 in plan.q_tiles:
             qi = qc[:, :, i0:i1]
@@ -620,12 +619,12 @@ def _attention_forward(q, k, v, causal):
                 p = plan.scores(qi, kc, i0, i1, j0, j1)  # S - U
                 np.exp(p, out=p)
                 if n == 0:
-                    acc, total = p @ vc[:, :, j0:j1], p.sum(axis=-1)
+                    acc = p @ vc[:, :, j0:j1]
                 else:
                     acc += p @ vc[:, :, j0:j1]
-                    total += p.sum(axis=-1)
+            total = acc[..., -1]
             with np.errstate(divide="ignore", invalid="ignore"):  # rows redone just below
-                np.divide(acc, total[..., None], out=oc[:, :, i0:i1])
+                np.divide(acc[..., :-1], acc[..., -1:], out=oc[:, :, i0:i1])
                 np.log(total, out=lc[:, :, i0:i1])
             lc[:, :, i0:i1] += bound[:, :, i0:i1]
             low = total < _SHIFT_FLOOR
