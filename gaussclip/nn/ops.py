@@ -572,8 +572,10 @@ def _contiguous_heads(x, scale=None, last=None):
     b, T, H, dh = x.shape
     heads = np.empty((b, H, T, dh + (last is not None)), dtype=x.dtype)
     heads[..., :dh] = _heads(x)  # (a strided copy; a scaling copy would be twice as slow)
+    if last is not None:
+        heads[..., dh] = 0.0  # (not left uninitialized for the scaling below)
     if scale is not None:
-        heads *= x.dtype.type(scale)  # (contiguous; the last column is set just below)
+        heads *= x.dtype.type(scale)  # (contiguous)
     if last is not None:
         heads[..., dh] = last
     return heads
