@@ -207,3 +207,41 @@ def test_streaming_attention_memory_does_not_grow_with_tokens_squared():
     # inputs, outputs and gradients are 2 x 1000 x 48 floats (~0.4 MB each); the tiles of
     # scores are at most _ATTENTION_ELEMS numbers
     assert peak < FULL_WEIGHTS_BYTES / 4, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_float32_transformer_step_stays_float32(monkeypatch):
+    """No float64 scalar or array upcasts the float32 graph: every primitive the transformer calls
+    gets and returns float32 arrays, and every gradient is float32 (benchmarks/README.md)."""
+    from autograd.tracer import getval
+
+    from gaussclip.nn import transformer
+
+    seen = set()
+    for name in ("dense", "gelu", "layer_norm", "self_attention"):
+        inner = getattr(transformer, name)
+
+        def spy(*args, _inner=inner, _name=name, **kwargs):
+            out = _inner(*args, **kwargs)
+            arrays = [getval(a) for a in (out, *args) if hasattr(getval(a), "dtype")]
+            seen.update((_name, str(a.dtype)) for a in arrays)
+            return out
+
+        monkeypatch.setattr(transformer, name, spy)
+    config = transformer.TransformerConfig(
+        n_in=2, seq_len=12, patch=1, d_model=16, n_heads=2, n_blocks=2, d_mlp=32, n_out=3
+    )
+    rng = np.random.default_rng(0)
+    params = transformer.init(rng, config)
+    x = rng.standard_normal((4, 12, 2)).astype(np.float32)
+    grads = grad(lambda p: anp.sum(transformer.apply(p, x, config) ** 2))(params)
+
+    def leaves(tree):
+        if isinstance(tree, dict):
+            return [leaf for value in tree.values() for leaf in leaves(value)]
+        if isinstance(tree, (list, tuple)):
+            return [leaf for value in tree for leaf in leaves(value)]
+        return [tree]
+
+    assert {dtype for _, dtype in seen} == {"float32"}
+    assert {name for name, _ in seen} == {"dense", "gelu", "layer_norm", "self_attention"}
+    assert {leaf.dtype for leaf in leaves(grads)} == {np.dtype(np.float32)}
