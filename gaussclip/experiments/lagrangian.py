@@ -56,6 +56,7 @@ from .._checks import choice, integer
 from ..data import lagrangian as lag
 from ..nn import transformer
 from ..train import TrainConfig, fit
+from ..train.threads import one_blas_thread
 from . import lagrangian_features as lag_features
 from ._run_format import run_path
 
@@ -233,12 +234,14 @@ def objective(config, seq_len):
 
 
 def embed(params, features, config):
-    """Transformer embeddings (n, n_e) of trajectory features, float64, in chunks."""
+    """Transformer embeddings (n, n_e) of trajectory features, float64, in chunks (one BLAS
+    thread, as in training: :mod:`gaussclip.train.threads`)."""
     t_config = config.transformer_config(features.shape[1])
-    parts = [
-        transformer.apply(params, features[i : i + EVAL_CHUNK], t_config)
-        for i in range(0, len(features), EVAL_CHUNK)
-    ]
+    with one_blas_thread():
+        parts = [
+            transformer.apply(params, features[i : i + EVAL_CHUNK], t_config)
+            for i in range(0, len(features), EVAL_CHUNK)
+        ]
     return np.concatenate(parts).astype(np.float64)
 
 

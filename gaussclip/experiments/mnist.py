@@ -40,6 +40,7 @@ from ..data import mnist
 from ..errors import OptionError
 from ..nn import lenet
 from ..train import TrainConfig, fit
+from ..train.threads import one_blas_thread
 from ._run_format import run_path
 
 N_CLASSES = 10
@@ -171,10 +172,13 @@ def train(config, weights, *, progress=None, callbacks=()):
 
 
 def embed(params, images):
-    """LeNet outputs (logits) of ``images`` (N, 28, 28), float64, in chunks."""
-    chunks = [
-        lenet.apply(params, images[i : i + EVAL_CHUNK]) for i in range(0, len(images), EVAL_CHUNK)
-    ]
+    """LeNet outputs (logits) of ``images`` (N, 28, 28), float64, in chunks (one BLAS thread,
+    as in training: :mod:`gaussclip.train.threads`)."""
+    with one_blas_thread():
+        chunks = [
+            lenet.apply(params, images[i : i + EVAL_CHUNK])
+            for i in range(0, len(images), EVAL_CHUNK)
+        ]
     return np.concatenate(chunks).astype(np.float64)
 
 

@@ -48,6 +48,7 @@ from . import adam as adam_
 from . import checkpoint as ckpt
 from .allocator import keep_freed_memory
 from .backward import leaf_value_and_grad
+from .threads import one_blas_thread
 from .trees import tree_leaves, tree_unflatten
 
 SCHEDULES = ("constant", "cosine")
@@ -337,54 +338,55 @@ def fit(
     total_steps = steps * config.epochs
     arrays = [a for _, a in leaves]
     stopped = False
-    bar = tqdm(
-        total=total_steps,
-        initial=start * steps,
-        disable=not _show_progress(config),
-        unit="step",
-        dynamic_ncols=True,
-    )
-    try:
-        for epoch in range(start + 1, config.epochs + 1):
-            tic = time.perf_counter()
-            order = rng.permutation(n)
-            total = 0.0
-            for step in range(steps):
-                idx = order[step * config.batch_size : (step + 1) * config.batch_size]
-                value, grads = step_fn(arrays, *(d[idx] for d in data))
-                if not np.isfinite(value) or not all(np.isfinite(np.sum(g)) for g in grads):
-                    raise _non_finite(value, epoch, step, steps, path, start)
-                lr = _learning_rate(config, state["step"], total_steps)
-                adam_.update_leaves(
-                    arrays,
-                    grads,
-                    state,
-                    lr=lr,
-                    beta1=config.beta1,
-                    beta2=config.beta2,
-                    eps=config.eps,
-                )
-                total += float(value)
-                bar.update(1)
-            record = {
-                "epoch": epoch,
-                "loss": total / max(steps, 1),
-                "lr": float(_learning_rate(config, state["step"], total_steps)),
-                "seconds": time.perf_counter() - tic,
-            }
-            stopped = _run_callbacks(callbacks, epoch, tree_unflatten(params, arrays), record)
-            history.append(record)
-            bar.set_postfix(epoch=epoch, loss=f"{record['loss']:.4g}")
-            if path is not None and (
-                stopped or epoch % config.checkpoint_every == 0 or epoch == config.epochs
-            ):
-                named = list(zip([p for p, _ in leaves], arrays, strict=True))
-                ckpt.save(path, named, state, epoch, rng, config, history)
-                start = epoch
-            if stopped:
-                break
-    finally:
-        bar.close()
+    with one_blas_thread():  # the same numbers with any number of threads (.threads)
+        bar = tqdm(
+            total=total_steps,
+            initial=start * steps,
+            disable=not _show_progress(config),
+            unit="step",
+            dynamic_ncols=True,
+        )
+        try:
+            for epoch in range(start + 1, config.epochs + 1):
+                tic = time.perf_counter()
+                order = rng.permutation(n)
+                total = 0.0
+                for step in range(steps):
+                    idx = order[step * config.batch_size : (step + 1) * config.batch_size]
+                    value, grads = step_fn(arrays, *(d[idx] for d in data))
+                    if not np.isfinite(value) or not all(np.isfinite(np.sum(g)) for g in grads):
+                        raise _non_finite(value, epoch, step, steps, path, start)
+                    lr = _learning_rate(config, state["step"], total_steps)
+                    adam_.update_leaves(
+                        arrays,
+                        grads,
+                        state,
+                        lr=lr,
+                        beta1=config.beta1,
+                        beta2=config.beta2,
+                        eps=config.eps,
+                    )
+                    total += float(value)
+                    bar.update(1)
+                record = {
+                    "epoch": epoch,
+                    "loss": total / max(steps, 1),
+                    "lr": float(_learning_rate(config, state["step"], total_steps)),
+                    "seconds": time.perf_counter() - tic,
+                }
+                stopped = _run_callbacks(callbacks, epoch, tree_unflatten(params, arrays), record)
+                history.append(record)
+                bar.set_postfix(epoch=epoch, loss=f"{record['loss']:.4g}")
+                if path is not None and (
+                    stopped or epoch % config.checkpoint_every == 0 or epoch == config.epochs
+                ):
+                    named = list(zip([p for p, _ in leaves], arrays, strict=True))
+                    ckpt.save(path, named, state, epoch, rng, config, history)
+                    start = epoch
+                if stopped:
+                    break
+        finally:
+            bar.close()
     done = history[-1]["epoch"] if history else start
     return TrainResult(tree_unflatten(params, arrays), history, state, done, stopped)
 
