@@ -64,7 +64,27 @@ def same_values_and_gradients(fused, plain, args):
         assert np.allclose(g_fused, g_plain, rtol=FUSED_RTOL, atol=FUSED_ATOL), f"argument {i}"
 
 
+#: The two attention paths: "streamed" recomputes the weights in the backward pass (the budget
+#: for keeping them set to zero), "kept" keeps them (the key tile covers every test sequence).
+ATTENTION_PATHS = ("streamed", "kept")
+
+
+def _use_path(mp, path):
+    if path == "streamed":
+        mp.setattr(ops, "ATTENTION_WEIGHTS_BYTES", 0)
+    else:
+        mp.setattr(ops, "_K_TILE", 64)
+
+
+@pytest.fixture(params=ATTENTION_PATHS)
+def attention_path(request, monkeypatch, small_tiles):
+    """Small tiles, and each of the two attention paths."""
+    _use_path(monkeypatch, request.param)
+    return request.param
+
+
 @given(
+    path=st.sampled_from(ATTENTION_PATHS),
     B=st.integers(1, 3),
     T=st.integers(1, 11),
     extra_keys=st.integers(0, 6),
@@ -73,7 +93,9 @@ def same_values_and_gradients(fused, plain, args):
     causal=st.booleans(),
     seed=st.integers(0, 2**16),
 )
-def test_streaming_attention_matches_plain_softmax(B, T, extra_keys, n_heads, dh, causal, seed):
+def test_streaming_attention_matches_plain_softmax(
+    path, B, T, extra_keys, n_heads, dh, causal, seed
+):
     Tk = T if causal else T + extra_keys
     rng = np.random.default_rng(seed)
     q = 2 * rng.standard_normal((B, T, n_heads * dh))
@@ -82,6 +104,7 @@ def test_streaming_attention_matches_plain_softmax(B, T, extra_keys, n_heads, dh
         mp.setattr(ops, "_Q_TILE", 3)
         mp.setattr(ops, "_K_TILE", 4)
         mp.setattr(ops, "_ATTENTION_ELEMS", 64)
+        _use_path(mp, path)
         same_values_and_gradients(
             lambda q, k, v: ops.multi_head_attention(q, k, v, n_heads, causal),
             lambda q, k, v: plain_multi_head(q, k, v, n_heads, causal),
@@ -90,7 +113,7 @@ def test_streaming_attention_matches_plain_softmax(B, T, extra_keys, n_heads, dh
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_packed_self_attention_is_attention_of_the_three_parts(small_tiles, causal):
+def test_packed_self_attention_is_attention_of_the_three_parts(attention_path, causal):
     rng = np.random.default_rng(1)
     qkv = rng.standard_normal((2, 9, 12))
     same_values_and_gradients(
@@ -102,13 +125,13 @@ def test_packed_self_attention_is_attention_of_the_three_parts(small_tiles, caus
 
 
 @pytest.mark.parametrize("causal", [False, True])
-def test_attention_finite_differences_across_tiles(small_tiles, causal):
+def test_attention_finite_differences_across_tiles(attention_path, causal):
     rng = np.random.default_rng(2)
     q, k, v = (rng.standard_normal((2, 3, 10, 2)) for _ in range(3))
     check_grads(lambda q, k, v: ops.attention(q, k, v, causal), modes=["rev"], order=1)(q, k, v)
 
 
-def test_rows_beyond_the_fixed_shift_fall_back_to_the_exact_maximum(small_tiles):
+def test_rows_beyond_the_fixed_shift_fall_back_to_the_exact_maximum(attention_path):
     # large, nearly orthogonal queries and keys: |q||k|/sqrt(d) is ~400 above every score, so
     # exp(S - U) underflows and those rows are recomputed with their exact maximum
     rng = np.random.default_rng(3)
@@ -124,6 +147,42 @@ def test_rows_beyond_the_fixed_shift_fall_back_to_the_exact_maximum(small_tiles)
             lambda q, k, v, c=causal: plain_attention(q, k, v, c),
             (q, k, v),
         )
+
+
+#: float32 results of the two attention paths differ by the order of roundings: a few ulps of
+#: outputs and gradients of size ~1 (here within 3e-6 in practice; 2e-5 leaves headroom).
+PATHS_F32_ATOL = 2e-5
+
+
+def test_kept_and_streamed_attention_agree_at_the_default_tiles(monkeypatch):
+    """The bench's shape (4 heads of 16, causal, float32) with the module's own tiles: the path
+    that keeps the weights and the one that recomputes them give the same values and gradients
+    to float32 rounding, and the path is chosen by the token count and the byte budget."""
+    rng = np.random.default_rng(7)
+    qkv = rng.standard_normal((3, 100, 192)).astype(np.float32)
+    weights = rng.standard_normal((3, 100, 64)).astype(np.float32)
+    loss = lambda x: anp.sum(weights * ops.self_attention(x, 4, causal=True))  # noqa: E731
+    heads = qkv.reshape(3, 100, 3, 4, 16)[:, :, 0]
+    assert ops._Plan(heads, heads, True).keep_weights
+    kept = ops.self_attention(qkv, 4, causal=True), grad(loss)(qkv)
+    monkeypatch.setattr(ops, "ATTENTION_WEIGHTS_BYTES", 0)
+    assert not ops._Plan(heads, heads, True).keep_weights
+    streamed = ops.self_attention(qkv, 4, causal=True), grad(loss)(qkv)
+    for a, b in zip(kept, streamed, strict=True):
+        assert a.dtype == np.float32
+        assert np.allclose(a, b, rtol=0, atol=PATHS_F32_ATOL)
+    # past one key tile the weights are never kept, whatever the budget
+    long = rng.standard_normal((1, ops._K_TILE + 1, 4, 16)).astype(np.float32)
+    monkeypatch.setattr(ops, "ATTENTION_WEIGHTS_BYTES", 1 << 40)
+    assert not ops._Plan(long, long, True).keep_weights
+
+
+def test_kept_weights_of_the_bench_transformer_fit_the_budget():
+    """The 100-token bench row (batch 512, 4 heads of 16, causal) keeps its weights: 104 MB, within
+    ATTENTION_WEIGHTS_BYTES (the number in the budget's comment)."""
+    heads = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), (512, 100, 4, 16), (0,) * 4)
+    plan = ops._Plan(heads, heads, True)
+    assert plan.keep_weights and round(plan.kept_bytes / 1e6) == 104
 
 
 def test_layer_norm_and_gelu_match_plain_formulas(small_tiles):

@@ -82,15 +82,15 @@ def _flat2(x):
 
 
 # --- dense ----------------------------------------------------------------------------------
-# The matrix products are cut into slices (rows of the output, or columns of the weight
-# gradient) that depend on the shape only, and the slices run in the pool of the kernels above,
-# so gaussclip's threads are one pool: BLAS itself is best left single-threaded
-# (OPENBLAS_NUM_THREADS=1), as benchmarks/bench_trainer.py does. Every slice is a whole product
-# over the reduction axis and the cut does not depend on the thread count, so a training run
-# gives the same numbers bit for bit with any number of threads (a run trained in a one-thread
-# worker process equals the same run trained in a two-thread one).
+# The matrix products are cut into slices (rows of the output and of the input gradient; rows of
+# the reduction for the weight gradient, whose partial products are then added in a fixed order)
+# that depend on the shape only, and the slices run in the pool of the kernels above, so
+# gaussclip's threads are one pool: BLAS itself is best left single-threaded
+# (OPENBLAS_NUM_THREADS=1), as benchmarks/bench_trainer.py does. The cut does not depend on the
+# thread count, so a training run gives the same numbers bit for bit with any number of threads
+# (a run trained in a one-thread worker process equals the same run trained in a two-thread one).
 
-#: A product with at least ``2 * DENSE_SLICE`` rows (or weight-gradient columns) is cut into
+#: A product with at least ``2 * DENSE_SLICE`` rows (of the output, or of the reduction) is cut into
 #: slices of about DENSE_SLICE, at most DENSE_MAX_SLICES of them: enough slices to keep a few
 #: threads busy, few enough that the extra BLAS calls cost nothing measurable at one thread.
 DENSE_SLICE = 32
@@ -100,6 +100,27 @@ DENSE_MAX_SLICES = 4
 def _split(fn, n):
     """Call ``fn(slice)`` on slices of ``range(n)`` cut by the shape alone, in the pool."""
     _run(fn, _cut(n, min(DENSE_MAX_SLICES, max(1, n // DENSE_SLICE))))
+
+
+def _weight_gradient(x2, g2, dW):
+    """``dW = x2^T g2`` for (n, n_in) and (n, n_out) arrays, as partial products over slices of
+    the n rows (cut by the shape alone, run in the pool) added in a fixed order.
+
+    Slicing the reduction axis keeps every partial product a long, well-shaped BLAS call; slicing
+    the columns of ``dW`` instead made narrow products that ran up to twice as slow."""
+    parts = _cut(x2.shape[0], min(DENSE_MAX_SLICES, max(1, x2.shape[0] // DENSE_SLICE)))
+    if len(parts) == 1:
+        np.matmul(x2.T, g2, out=dW)
+        return
+    partial = np.empty((len(parts), *dW.shape), dtype=dW.dtype)
+
+    def part(i):
+        np.matmul(x2[parts[i]].T, g2[parts[i]], out=partial[i])
+
+    _run(part, range(len(parts)))
+    np.copyto(dW, partial[0])
+    for p in partial[1:]:
+        dW += p
 
 
 @primitive
@@ -131,16 +152,13 @@ def _dense_vjps(argnums, ans, args, kwargs):
         def dx_rows(sl):
             np.matmul(g2[sl], W.T, out=dx[sl])
 
-        def dW_columns(sl):
-            np.matmul(x2.T, g2[:, sl], out=dW[:, sl])
-
         out = []
         for argnum in argnums:
             if argnum == 0:
                 _split(dx_rows, x2.shape[0])
                 out.append(dx.reshape(x.shape))
             elif argnum == 1:
-                _split(dW_columns, W.shape[1])
+                _weight_gradient(x2, g2, dW)
                 out.append(dW)
             else:
                 out.append(g2.sum(axis=0))
@@ -528,7 +546,7 @@ class _Plan:
     """Shapes, tiles and the causal bias shared by the forward and backward kernels."""
 
     def __init__(self, q, k, causal):
-        _, T, H, dh = q.shape
+        B, T, H, dh = q.shape
         self.Tk = k.shape[1]
         self.scale = float(1.0 / np.sqrt(dh))
         self.causal = causal
@@ -537,14 +555,18 @@ class _Plan:
         self.biases = {}  # the causal masks of the tiles that need one
         # numbers in one batch item's widest tile of scores, which sets the group size
         self.item_elems = H * max(b - a for a, b in self.q_tiles) * min(self.Tk, _K_TILE)
+        # what the short-sequence path keeps: the weights of every tile and the head copies
+        weights = sum((i1 - i0) * (i1 if causal else self.Tk) for i0, i1 in self.q_tiles)
+        self.kept_bytes = B * H * (weights + (T + 2 * self.Tk) * (dh + 1) + T) * q.dtype.itemsize
+        self.keep_weights = self.Tk <= _K_TILE and self.kept_bytes <= ATTENTION_WEIGHTS_BYTES
 
     def key_tiles(self, i0, i1):
         return _tiles(i1 if self.causal else self.Tk, _K_TILE)
 
-    def scores(self, qi, kc, i0, i1, j0, j1):
+    def scores(self, qi, kc, i0, i1, j0, j1, out=None):
         """``qi @ kc[j0:j1]^T`` (b, H, i1 - i0, j1 - j0), causal mask added where it cuts the
         tile."""
-        s = qi @ kc[:, :, j0:j1].swapaxes(-1, -2)
+        s = np.matmul(qi, kc[:, :, j0:j1].swapaxes(-1, -2), out=out)
         if self.causal and j1 - 1 > i0:
             key = (i0, i1, j0, j1)
             if key not in self.biases:  # (threads may both build it: same value, no harm)
@@ -560,6 +582,14 @@ class _Plan:
 #: kernels' blocks because each tile pays for many small matrix products.
 _ATTENTION_ELEMS = 1 << 17
 
+#: Bytes one attention call may keep for its backward pass beyond the streaming kernel's
+#: O(batch x heads x tokens) state: 128 MiB. When the keys fit in one key tile (at most _K_TILE)
+#: and the tiles' weights together with the head copies fit in this budget (batch 512, 4 heads,
+#: 100 causal tokens: 104 MB), the forward pass keeps them and the backward pass neither
+#: recomputes the scores nor their ``exp`` nor copies the heads again. Longer sequences are
+#: always streamed, so their memory stays linear in the number of tokens.
+ATTENTION_WEIGHTS_BYTES = 128 << 20
+
 
 #: Row sums of exp(S - U) below this are recomputed with the exact row maximum: e^-40 keeps
 #: every weight within e^-47 of a row's largest (for up to 1000 keys) clear of float32's
@@ -567,9 +597,9 @@ _ATTENTION_ELEMS = 1 << 17
 _SHIFT_FLOOR = float(np.exp(-40.0))
 
 
-def _contiguous_heads(x, scale=None, last=None):
+def _contiguous_heads(x, scale=None, last=None, out=None):
     """A contiguous (b, H, T, dh) copy of a (b, T, H, dh) array (times ``scale`` if given), with
-    one more column ``last`` (broadcast to (b, H, T)) if given.
+    one more column ``last`` (broadcast to (b, H, T)) if given; written into ``out`` if given.
 
     The tiles' many small matrix products run 10-15% faster on contiguous heads than on the
     strided views, and the copy is small next to the tiles of scores. The extra column folds a
@@ -577,7 +607,9 @@ def _contiguous_heads(x, scale=None, last=None):
     term per product instead of a separate pass over the tile.
     """
     b, T, H, dh = x.shape
-    heads = np.empty((b, H, T, dh + (last is not None)), dtype=x.dtype)
+    if out is None:
+        out = np.empty((b, H, T, dh + (last is not None)), dtype=x.dtype)
+    heads = out
     heads[..., :dh] = _heads(x)  # (a strided copy; a scaling copy would be twice as slow)
     if last is not None:
         heads[..., dh] = 0.0  # (not left uninitialized for the scaling below)
@@ -594,8 +626,9 @@ def _head_norms(x):
 
 
 def _exact_rows(q, k, v, causal, scale, rows):
-    """Output (n, dh) and log-sum-exp (n,) of the (batch, head, query) ``rows`` of (b, T, H, dh)
-    arrays, by the plain max-shifted softmax over all keys (the rare fallback)."""
+    """Output (n, dh), log-sum-exp (n,) and softmax weights (n, T_k) of the (batch, head, query)
+    ``rows`` of (b, T, H, dh) arrays, by the plain max-shifted softmax over all keys (the rare
+    fallback)."""
     b, h, i = rows
     s = np.einsum("nd,njd->nj", q[b, i, h] * scale, k[b, :, h])
     if causal:
@@ -603,29 +636,54 @@ def _exact_rows(q, k, v, causal, scale, rows):
     m = s.max(axis=-1, keepdims=True)
     w = np.exp(s - m)
     total = w.sum(axis=-1, keepdims=True)
-    out = np.einsum("nj,njd->nd", w / total, v[b, :, h])
-    return out, (m + np.log(total))[:, 0]
+    w /= total
+    out = np.einsum("nj,njd->nd", w, v[b, :, h])
+    return out, (m + np.log(total))[:, 0], w
+
+
+class _Kept:
+    """What the short-sequence path keeps from the forward pass for the backward pass: per query
+    tile the unnormalized weights exp(S - U) (B, H, tile rows, keys of the tile), the inverse
+    row sums 1/l (B, H, T), and the contiguous heads [scaled q, -U], [k, 1], [v, 1]."""
+
+    def __init__(self, plan, B, H, T, dh):
+        dtype = plan.dtype
+        self.weights = [
+            np.empty((B, H, i1 - i0, i1 if plan.causal else plan.Tk), dtype=dtype)
+            for i0, i1 in plan.q_tiles
+        ]
+        self.inv_total = np.empty((B, H, T), dtype=dtype)
+        self.qc = np.empty((B, H, T, dh + 1), dtype=dtype)
+        self.kc, self.vc = (np.empty((B, H, plan.Tk, dh + 1), dtype=dtype) for _ in "kv")
 
 
 def _attention_forward(q, k, v, causal):
-    """Streaming attention of (B, T, H, dh) arrays: the output (B, T, H, dh) and the row
-    log-sum-exp (B, H, T) of the scaled scores."""
+    """Attention of (B, T, H, dh) arrays: the output (B, T, H, dh) and the state of the backward
+    pass, the row log-sum-exp (B, H, T) of the scaled scores (streaming) or a :class:`_Kept`
+    (short sequences whose weights fit in ``ATTENTION_WEIGHTS_BYTES``)."""
     plan = _Plan(q, k, causal)
-    B, T, H, _ = q.shape
+    B, T, H, dh = q.shape
     out = np.empty(q.shape, dtype=q.dtype)
     lse = np.empty((B, H, T), dtype=q.dtype)
+    kept = _Kept(plan, B, H, T, dh) if plan.keep_weights else None
 
     def group(sl):
         # [scaled queries, -bound] (b, H, T, dh + 1) and [keys, 1]: the products give S - U
-        qc, kc = _contiguous_heads(q[sl], plan.scale, 0.0), _contiguous_heads(k[sl], None, 1.0)
+        buffers = (None, None, None) if kept is None else (kept.qc[sl], kept.kc[sl], kept.vc[sl])
+        qc = _contiguous_heads(q[sl], plan.scale, 0.0, out=buffers[0])
+        kc = _contiguous_heads(k[sl], None, 1.0, out=buffers[1])
         bound = _head_norms(qc[..., :-1]) * _head_norms(kc[..., :-1]).max(axis=-1, keepdims=True)
         np.negative(bound, out=qc[..., -1])
-        vc = _contiguous_heads(v[sl], None, 1.0)  # [values, 1]: P @ vc carries the row sums
+        # [values, 1]: P @ vc carries the row sums
+        vc = _contiguous_heads(v[sl], None, 1.0, out=buffers[2])
         oc, lc = _heads(out[sl]), lse[sl]
-        for i0, i1 in plan.q_tiles:
+        for t, (i0, i1) in enumerate(plan.q_tiles):
             qi = qc[:, :, i0:i1]
             for n, (j0, j1) in enumerate(plan.key_tiles(i0, i1)):
-                p = plan.scores(qi, kc, i0, i1, j0, j1)  # S - U
+                # S - U, into the kept weights of the tile (one key tile) if they are kept
+                p = plan.scores(
+                    qi, kc, i0, i1, j0, j1, None if kept is None else kept.weights[t][sl]
+                )
                 np.exp(p, out=p)
                 if n == 0:
                     acc = p @ vc[:, :, j0:j1]
@@ -635,39 +693,47 @@ def _attention_forward(q, k, v, causal):
             with np.errstate(divide="ignore", invalid="ignore"):  # rows redone just below
                 np.divide(acc[..., :-1], acc[..., -1:], out=oc[:, :, i0:i1])
                 np.log(total, out=lc[:, :, i0:i1])
+                if kept is not None:
+                    np.reciprocal(total, out=kept.inv_total[sl][:, :, i0:i1])
             lc[:, :, i0:i1] += bound[:, :, i0:i1]
             low = total < _SHIFT_FLOOR
             if low.any():
                 b, h, i = np.nonzero(low)
-                i += i0
-                oc[b, h, i], lc[b, h, i] = _exact_rows(
-                    q[sl], k[sl], v[sl], causal, plan.scale, (b, h, i)
+                oc[b, h, i + i0], lc[b, h, i + i0], w = _exact_rows(
+                    q[sl], k[sl], v[sl], causal, plan.scale, (b, h, i + i0)
                 )
+                if kept is not None:  # the exact weights, already normalized
+                    tile = kept.weights[t][sl]
+                    tile[b, h, i] = w[:, : tile.shape[-1]]
+                    kept.inv_total[sl][b, h, i + i0] = 1.0
 
     plan.run(group, B)
-    return out, lse
+    return out, (lse if kept is None else kept)
 
 
 @primitive
-def _attend(q, k, v, out, lse, causal):
+def _attend(q, k, v, out, state, causal):
     return out
 
 
-def _attention_backward(q, k, v, out, lse, g, causal, grads):
-    """Write the gradients of streaming attention with respect to ``q``, ``k``, ``v``
-    (B, T, H, dh) for the output gradient ``g`` into ``grads`` (three arrays, or views, of their
-    shapes, overwritten)."""
+def _attention_backward(q, k, v, out, state, g, causal, grads):
+    """Write the gradients of attention with respect to ``q``, ``k``, ``v`` (B, T, H, dh) for the
+    output gradient ``g`` into ``grads`` (three arrays, or views, of their shapes, overwritten),
+    from the forward pass's ``state`` (see :func:`_attention_forward`)."""
     plan = _Plan(q, k, causal)
+    if isinstance(state, _Kept):
+        _kept_backward(plan, out, state, g, grads)
+        return
+    dh = q.shape[-1]
 
     def group(sl):
         delta = np.einsum("bthd,bthd->bht", g[sl], out[sl])  # rowsum(dP * P) = <dO, O>
         # [scaled queries, -L] @ [keys, 1]^T = S - L and [dO, -delta] @ [values, 1]^T = dP - delta
         # (b, H, T, dh + 1): the shifts ride along in the products (see _contiguous_heads)
         qc, kc = _contiguous_heads(q[sl], plan.scale, 0.0), _contiguous_heads(k[sl], None, 1.0)
-        np.negative(lse[sl], out=qc[..., -1])
+        np.negative(state[sl], out=qc[..., -1])
         gc, vc = _contiguous_heads(g[sl], None, 0.0), _contiguous_heads(v[sl], None, 1.0)
         np.negative(delta, out=gc[..., -1])
-        dh = q.shape[-1]
         dq, dk, dv = (np.zeros((*qc.shape[:2], x.shape[1], dh), qc.dtype) for x in (q, k, v))
         for i0, i1 in plan.q_tiles:
             qi, gi = qc[:, :, i0:i1], gc[:, :, i0:i1]
@@ -686,12 +752,50 @@ def _attention_backward(q, k, v, out, lse, g, causal, grads):
     plan.run(group, q.shape[0])
 
 
+def _kept_backward(plan, out, kept, g, grads):
+    """The backward pass of the short-sequence path, from the kept weights exp(S - U) = l P
+    (see :class:`_Kept`): with ``[dO, -delta] / l`` in place of ``[dO, -delta]`` the products
+    give dV and dS without normalizing the weights, and each query tile has one key tile, so the
+    gradients are written by the products themselves (into the (B, T, H, dh) layout, whose
+    heads BLAS reads and writes in place) instead of accumulated in zeroed arrays."""
+    dh = out.shape[-1]
+
+    def group(sl):
+        delta = np.einsum("bthd,bthd->bht", g[sl], out[sl])  # rowsum(dP * P) = <dO, O>
+        gc = _contiguous_heads(g[sl], None, 0.0)
+        np.negative(delta, out=gc[..., -1])
+        gc *= kept.inv_total[sl][..., None]
+        qc, kc, vc = kept.qc[sl], kept.kc[sl], kept.vc[sl]
+        dq = np.empty((*qc.shape[:3], dh), dtype=qc.dtype)
+        dk, dv = _heads(grads[1][sl]), _heads(grads[2][sl])
+        # the last query tile is the one whose keys reach furthest (all of them without a mask):
+        # it writes the key gradients, the others add to them
+        for t in reversed(range(len(plan.q_tiles))):
+            i0, i1 = plan.q_tiles[t]
+            p = kept.weights[t][sl]
+            j1 = p.shape[-1]
+            qi, gi = qc[:, :, i0:i1], gc[:, :, i0:i1]
+            ds = gi @ vc[:, :, :j1].swapaxes(-1, -2)  # dP - delta
+            if t == len(plan.q_tiles) - 1:
+                np.matmul(p.swapaxes(-1, -2), gi[..., :dh], out=dv[:, :, :j1])
+                ds *= p  # gradient of the scaled scores
+                np.matmul(ds.swapaxes(-1, -2), qi[..., :dh], out=dk[:, :, :j1])
+            else:
+                dv[:, :, :j1] += p.swapaxes(-1, -2) @ gi[..., :dh]
+                ds *= p
+                dk[:, :, :j1] += ds.swapaxes(-1, -2) @ qi[..., :dh]
+            np.matmul(ds, kc[:, :, :j1, :dh], out=dq[:, :, i0:i1])
+        np.multiply(dq, plan.scale, out=_heads(grads[0][sl]))
+
+    plan.run(group, out.shape[0])
+
+
 def _attend_vjps(argnums, ans, args, kwargs):
-    q, k, v, out, lse, causal = args
+    q, k, v, out, state, causal = args
 
     def vjp(g):
         grads = [np.empty(x.shape, dtype=np.result_type(x, g)) for x in (q, k, v)]
-        _attention_backward(q, k, v, out, lse, g, causal, grads)
+        _attention_backward(q, k, v, out, state, g, causal, grads)
         return [grads[a] for a in argnums]
 
     return vjp
@@ -701,15 +805,15 @@ defvjp_argnums(_attend, _attend_vjps)
 
 
 @primitive
-def _attend_packed(qkv, out, lse, causal):
+def _attend_packed(qkv, out, state, causal):
     return out
 
 
-def _attend_packed_vjp(ans, qkv, out, lse, causal):
+def _attend_packed_vjp(ans, qkv, out, state, causal):
     def vjp(g):
         grad = np.empty(qkv.shape, dtype=np.result_type(qkv, g))
         views = [qkv[:, :, i] for i in range(3)]
-        _attention_backward(*views, out, lse, g, causal, [grad[:, :, i] for i in range(3)])
+        _attention_backward(*views, out, state, g, causal, [grad[:, :, i] for i in range(3)])
         return grad
 
     return vjp
@@ -762,8 +866,8 @@ def multi_head_attention(q, k, v, n_heads, causal=False):
         raise ShapeError(f"causal attention needs as many keys as queries; got {T} and {Tk}.")
     dh = d // n_heads
     q4, k4, v4 = (anp.reshape(a, (B, n, n_heads, dh)) for a, n in ((q, T), (k, Tk), (v, Tk)))
-    out, lse = _attention_forward(getval(q4), getval(k4), getval(v4), causal)
-    return anp.reshape(_attend(q4, k4, v4, out, lse, causal), (B, T, d))
+    out, state = _attention_forward(getval(q4), getval(k4), getval(v4), causal)
+    return anp.reshape(_attend(q4, k4, v4, out, state, causal), (B, T, d))
 
 
 def self_attention(qkv, n_heads, causal=False):
@@ -795,8 +899,8 @@ def self_attention(qkv, n_heads, causal=False):
     d = d3 // 3
     packed = anp.reshape(qkv, (B, T, 3, n_heads, d // n_heads))
     pv = getval(packed)
-    out, lse = _attention_forward(pv[:, :, 0], pv[:, :, 1], pv[:, :, 2], causal)
-    return anp.reshape(_attend_packed(packed, out, lse, causal), (B, T, d))
+    out, state = _attention_forward(pv[:, :, 0], pv[:, :, 1], pv[:, :, 2], causal)
+    return anp.reshape(_attend_packed(packed, out, state, causal), (B, T, d))
 
 
 def attention(q, k, v, causal=False):
