@@ -200,6 +200,12 @@ def test_layer_norm_and_gelu_match_plain_formulas(small_tiles):
 
     same_values_and_gradients(ops.layer_norm, plain_layer_norm, (x, gamma, beta))
     same_values_and_gradients(ops.gelu, plain_gelu, (x,))
+    W, b = 0.2 * rng.standard_normal((7, 6)), rng.standard_normal(6)  # |xW + b| of a few units
+    same_values_and_gradients(
+        ops.dense_gelu, lambda x, W, b: plain_gelu(anp.dot(x, W) + b), (x, W, b)
+    )
+    # a scalar scale and shift get scalar gradients
+    same_values_and_gradients(ops.layer_norm, plain_layer_norm, (x, 1.5, -0.5))
 
 
 def _with_threads(monkeypatch, n, fn, *args):
@@ -219,15 +225,21 @@ def test_block_kernels_do_not_depend_on_the_thread_count(monkeypatch, small_tile
     assert one[0] == two[0] and np.array_equal(one[1], two[1])
 
 
-def test_dense_does_not_depend_on_the_thread_count(monkeypatch):
-    """The dense products are cut by the shape alone, so one and two threads give the same
+def test_dense_does_not_depend_on_the_thread_count(monkeypatch, small_tiles):
+    """The dense products (and dense + GELU, by blocks of rows) are cut by the shape alone, so one and two threads give the same
     numbers bit for bit (forward and both gradients), on a cut and an uncut size."""
     rng = np.random.default_rng(6)
     b = rng.standard_normal(24).astype(np.float32)
 
     def run(x, W):
         loss = lambda x, W: anp.sum(anp.sin(ops.dense(x, W, b, relu=True)))  # noqa: E731
-        return [ops.dense(x, W, b), *grad(loss, (0, 1))(x, W)]
+        loss_gelu = lambda x, W: anp.sum(anp.sin(ops.dense_gelu(x, W, b)))  # noqa: E731
+        return [
+            ops.dense(x, W, b),
+            *grad(loss, (0, 1))(x, W),
+            ops.dense_gelu(x, W, b),
+            *grad(loss_gelu, (0, 1))(x, W),
+        ]
 
     for rows in (40, 300):
         x = rng.standard_normal((rows, 40)).astype(np.float32)
@@ -276,7 +288,7 @@ def test_float32_transformer_step_stays_float32(monkeypatch):
     from gaussclip.nn import transformer
 
     seen = set()
-    for name in ("dense", "gelu", "layer_norm", "self_attention"):
+    for name in ("dense", "dense_gelu", "layer_norm", "self_attention"):
         inner = getattr(transformer, name)
 
         def spy(*args, _inner=inner, _name=name, **kwargs):
@@ -302,5 +314,5 @@ def test_float32_transformer_step_stays_float32(monkeypatch):
         return [tree]
 
     assert {dtype for _, dtype in seen} == {"float32"}
-    assert {name for name, _ in seen} == {"dense", "gelu", "layer_norm", "self_attention"}
+    assert {name for name, _ in seen} == {"dense", "dense_gelu", "layer_norm", "self_attention"}
     assert {leaf.dtype for leaf in leaves(grads)} == {np.dtype(np.float32)}

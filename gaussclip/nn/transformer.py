@@ -23,7 +23,7 @@ import numpy as np
 
 from .._validation import FloatDtype, InstanceOf, Optional, RealArray, validate_params
 from ..errors import OptionError, ShapeError
-from .ops import dense, gelu, layer_norm, self_attention
+from .ops import dense, dense_gelu, layer_norm, self_attention
 
 POOLINGS = ("last", "mean")
 
@@ -140,7 +140,7 @@ def block(p, x, n_heads, causal):
     a = self_attention(dense(h, W, b), n_heads, causal)
     x = x + dense(a, p["proj"]["W"], p["proj"]["b"])
     h = layer_norm(x, p["ln2"]["g"], p["ln2"]["b"])
-    h = gelu(dense(h, p["fc"]["W"], p["fc"]["b"]))
+    h = dense_gelu(h, p["fc"]["W"], p["fc"]["b"])  # GELU(h W + b) in one pass
     return x + dense(h, p["fc_out"]["W"], p["fc_out"]["b"])
 
 
