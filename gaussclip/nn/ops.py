@@ -131,16 +131,22 @@ def _weight_gradient(x2, g2, dW):
 @primitive
 def _dense(x, W, b, relu):
     x2 = _flat2(x)
-    y = np.empty((x2.shape[0], W.shape[1]), dtype=np.result_type(x2, W, b))
+    n, m = x2.shape[0], W.shape[1]
+    y = np.empty((n, m), dtype=np.result_type(x2, W, b))
+    # blocks of output rows of about _CACHE_ELEMS numbers: the bias (and ReLU) are applied while
+    # the block is in the cache, instead of in a second trip over the whole output
+    slices = _block_slices(n, m)
+    bias_rows = _tiled(b, max(sl.stop - sl.start for sl in slices), m, y.dtype)
 
     def rows(sl):
-        np.matmul(x2[sl], W, out=y[sl])
-        y[sl] += b
+        yb = y[sl]
+        np.matmul(x2[sl], W, out=yb)
+        yb += bias_rows[: sl.stop - sl.start]
         if relu:
-            np.maximum(y[sl], 0, out=y[sl])
+            np.maximum(yb, 0, out=yb)
 
-    _split(rows, x2.shape[0])
-    return y.reshape((*x.shape[:-1], W.shape[1]))
+    _run(rows, slices)
+    return y.reshape((*x.shape[:-1], m))
 
 
 def _dense_grads(argnums, x, W, g2):
@@ -556,10 +562,32 @@ def _dense_gelu_vjps(argnums, ans, args, kwargs):
     x, W, _b, slope, _out = args
 
     def vjp(g):
-        s2, g2 = _flat2(slope), _flat2(g)
-        gy = np.empty(s2.shape, dtype=np.result_type(s2, g2))
-        _blocks(lambda sl: np.multiply(s2[sl], g2[sl], out=gy[sl]), s2.shape[0], s2.shape[1])
-        return _dense_grads(argnums, x, W, gy)
+        s2, g2, x2 = _flat2(slope), _flat2(g), _flat2(x)
+        n, m = s2.shape
+        dtype = np.result_type(s2, g2, x2, W)
+        dx = np.empty(x2.shape, dtype=dtype)
+        # the rows are cut as the weight gradient's reduction (_weight_gradient), and each part
+        # goes through cache-sized blocks: the gradient of the pre-activation, g * slope, is used
+        # by the three products while it is in the cache, never written to memory
+        parts = _cut(n, min(DENSE_MAX_SLICES, max(1, n // DENSE_SLICE)))
+        dW = np.zeros((len(parts), *W.shape), dtype=dtype)
+        db = np.zeros((len(parts), m), dtype=dtype)
+
+        def part(i):
+            sl = parts[i]
+            for blk in _block_slices(sl.stop - sl.start, m):
+                rows = slice(sl.start + blk.start, sl.start + blk.stop)
+                gy = s2[rows] * g2[rows]
+                np.matmul(gy, W.T, out=dx[rows])
+                dW[i] += x2[rows].T @ gy
+                db[i] += gy.sum(axis=0)
+
+        _run(part, range(len(parts)))
+        for i in range(1, len(parts)):
+            dW[0] += dW[i]
+            db[0] += db[i]
+        grads = (dx.reshape(x.shape), dW[0], db[0])
+        return [grads[a] for a in argnums]
 
     return vjp
 
