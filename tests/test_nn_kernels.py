@@ -226,8 +226,9 @@ def test_block_kernels_do_not_depend_on_the_thread_count(monkeypatch, small_tile
 
 
 def test_dense_does_not_depend_on_the_thread_count(monkeypatch, small_tiles):
-    """The dense products (and dense + GELU, by blocks of rows) are cut by the shape alone, so one and two threads give the same
-    numbers bit for bit (forward and both gradients), on a cut and an uncut size."""
+    """The dense products (and dense + GELU, by blocks of rows) are cut by the shape alone, so one
+    and two threads give the same numbers bit for bit (forward and both gradients), on a cut and
+    an uncut size."""
     rng = np.random.default_rng(6)
     b = rng.standard_normal(24).astype(np.float32)
 
