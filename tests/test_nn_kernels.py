@@ -185,6 +185,21 @@ def test_kept_weights_of_the_bench_transformer_fit_the_budget():
     assert plan.keep_weights and round(plan.kept_bytes / 1e6) == 104
 
 
+@pytest.mark.parametrize("dh", [1, 3, 16])
+def test_row_copies_equal_plain_assignment(dh):
+    """The heads' copies move whole rows as opaque elements; the numbers are those of a plain
+    assignment, into a wider buffer, from a strided view, and when the rows are not contiguous."""
+    rng = np.random.default_rng(8)
+    packed = rng.standard_normal((2, 5, 3, 4, dh)).astype(np.float32)
+    src = ops._heads(packed[:, :, 1])
+    for dst in (np.zeros((2, 4, 5, dh + 1), np.float32)[..., :dh], np.zeros(src.shape, np.float32)):
+        ops._copy_rows(dst, src)
+        assert np.array_equal(dst, src)
+    strided = np.zeros((2, 4, 5, 2 * dh), np.float32)[..., ::2]
+    ops._copy_rows(strided, src)
+    assert np.array_equal(strided, src)
+
+
 def test_layer_norm_and_gelu_match_plain_formulas(small_tiles):
     rng = np.random.default_rng(4)
     x = 3 * rng.standard_normal((4, 5, 7))

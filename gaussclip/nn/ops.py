@@ -744,7 +744,7 @@ def _contiguous_heads(x, scale=None, last=None, out=None):
     if out is None:
         out = np.empty((b, H, T, dh + (last is not None)), dtype=x.dtype)
     heads = out
-    heads[..., :dh] = _heads(x)  # (a strided copy; a scaling copy would be twice as slow)
+    _copy_rows(heads[..., :dh], _heads(x))  # (a scaling copy would be twice as slow)
     if last is not None:
         heads[..., dh] = 0.0  # (not left uninitialized for the scaling below)
     if scale is not None:
@@ -752,6 +752,21 @@ def _contiguous_heads(x, scale=None, last=None, out=None):
     if last is not None:
         heads[..., dh] = last
     return heads
+
+
+def _copy_rows(dst, src):
+    """``dst[...] = src`` for arrays of one shape and dtype. When the last axis is contiguous in
+    both, each row of that axis is copied as one opaque element, so NumPy's copy loop runs over
+    the other axes instead of once per (short) row: 2.5x faster for the heads' rows of 16
+    numbers."""
+    if dst.strides[-1] == src.strides[-1] == dst.itemsize and dst.dtype == src.dtype:
+        row = np.dtype((np.void, dst.shape[-1] * dst.itemsize))
+        try:
+            np.copyto(dst.view(row)[..., 0], src.view(row)[..., 0])
+            return
+        except ValueError:  # (a view NumPy does not allow: copy number by number)
+            pass
+    dst[...] = src
 
 
 def _head_norms(x):
@@ -880,8 +895,8 @@ def _attention_backward(q, k, v, out, state, g, causal, grads):
                 dq[:, :, i0:i1] += ds @ kc[:, :, j0:j1, :dh]
                 dk[:, :, j0:j1] += ds.swapaxes(-1, -2) @ qi[..., :dh]
         np.multiply(dq, plan.scale, out=_heads(grads[0][sl]))
-        _heads(grads[1][sl])[...] = dk
-        _heads(grads[2][sl])[...] = dv
+        _copy_rows(_heads(grads[1][sl]), dk)
+        _copy_rows(_heads(grads[2][sl]), dv)
 
     plan.run(group, q.shape[0])
 
