@@ -228,7 +228,7 @@ def _with_threads(monkeypatch, n, fn, *args):
     return fn(*args)
 
 
-def test_block_kernels_do_not_depend_on_the_thread_count(monkeypatch, small_tiles):
+def test_block_kernels_do_not_depend_on_the_thread_count(monkeypatch, attention_path):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((6, 9, 12)).astype(np.float32)
 
