@@ -183,6 +183,8 @@ def test_kept_weights_of_the_bench_transformer_fit_the_budget():
     heads = np.lib.stride_tricks.as_strided(np.zeros(1, np.float32), (512, 100, 4, 16), (0,) * 4)
     plan = ops._Plan(heads, heads, True)
     assert plan.keep_weights and round(plan.kept_bytes / 1e6) == 104
+    # the numbers the docstrings give: 256 keys per key tile, a budget of 128 MiB
+    assert (ops._K_TILE, ops.ATTENTION_WEIGHTS_BYTES) == (256, 128 * 2**20)
 
 
 @pytest.mark.parametrize("dh", [1, 3, 16])

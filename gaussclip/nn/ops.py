@@ -651,6 +651,11 @@ def dense_gelu(x, W, b):
 # once into contiguous (batch, head, token, d_h + 1) arrays whose extra column carries the shift
 # (U, L, or <dO, O>) into the matrix products (see _contiguous_heads); the output and the
 # gradients are written back into the (batch, token, head, d_h) layout once per group.
+#
+# Short sequences (keys in one key tile, at most _K_TILE tokens) whose weights fit in
+# ATTENTION_WEIGHTS_BYTES take a second path: the forward pass keeps each tile's exp(S - U), the
+# inverse row sums and the head copies (see _Kept), and the backward pass uses them instead of
+# recomputing the scores and their exp. Longer sequences are always streamed.
 #: Query tokens per tile (tiles are of equal size, at most this).
 _Q_TILE = 64
 #: Key tokens per tile: sequences up to this length are attended in one key tile.
@@ -987,9 +992,11 @@ def multi_head_attention(q, k, v, n_heads, causal=False):
     (:math:`d_h = d / n_{heads}`) and computes
     :math:`\mathrm{softmax}(Q_h K_h^\top/\sqrt{d_h} + M)V_h`; the heads' outputs are placed back
     in the same columns. The same function as splitting the heads with a reshape and transpose
-    and calling :func:`attention`, without the transposes of whole arrays: the streaming kernel
-    gathers the heads of one group of batch items at a time, and neither pass stores the
-    (B, heads, T, T) weights (see the note above ``_Q_TILE``).
+    and calling :func:`attention`, without the transposes of whole arrays: the kernel gathers
+    the heads of one group of batch items at a time. Sequences longer than one key tile
+    (``_K_TILE`` = 256 tokens) are streamed: neither pass stores the (B, heads, T, T) weights
+    (see the note above ``_Q_TILE``). Shorter ones keep their weights for the backward pass when
+    they fit in ``ATTENTION_WEIGHTS_BYTES`` (128 MiB).
 
     Parameters
     ----------
@@ -1055,8 +1062,8 @@ def self_attention(qkv, n_heads, causal=False):
 def attention(q, k, v, causal=False):
     r"""Scaled dot-product attention :math:`\mathrm{softmax}(QK^\top/\sqrt{d} + M)V`.
 
-    Computed by the streaming kernel of :func:`multi_head_attention` (one head per leading
-    index), which keeps no (T, T_k) weights.
+    Computed by the kernel of :func:`multi_head_attention` (one head per leading index), which
+    keeps no (T, T_k) weights beyond 256 keys.
 
     Parameters
     ----------
