@@ -223,6 +223,15 @@ def test_layer_norm_and_gelu_match_plain_formulas(small_tiles):
     )
     # a scalar scale and shift get scalar gradients
     same_values_and_gradients(ops.layer_norm, plain_layer_norm, (x, 1.5, -0.5))
+    # layer norm + dense (+ GELU) in one primitive, with the scale and shift folded into W
+    for act in (False, True):
+        same_values_and_gradients(
+            lambda x, g, be, W, b, a=act: ops.layer_norm_dense(x, g, be, W, b, gelu=a),
+            lambda x, g, be, W, b, a=act: (plain_gelu if a else lambda y: y)(
+                anp.dot(plain_layer_norm(x, g, be), W) + b
+            ),
+            (x, gamma, beta, W, b),
+        )
 
 
 def _with_threads(monkeypatch, n, fn, *args):
@@ -252,11 +261,17 @@ def test_dense_does_not_depend_on_the_thread_count(monkeypatch, small_tiles):
     def run(x, W):
         loss = lambda x, W: anp.sum(anp.sin(ops.dense(x, W, b, relu=True)))  # noqa: E731
         loss_gelu = lambda x, W: anp.sum(anp.sin(ops.dense_gelu(x, W, b)))  # noqa: E731
+        gamma, beta = x[0] + 1, x[1]
+        loss_ln = lambda x, g, be, W: anp.sum(  # noqa: E731
+            anp.sin(ops.layer_norm_dense(x, g, be, W, b, gelu=True))
+        )
         return [
             ops.dense(x, W, b),
             *grad(loss, (0, 1))(x, W),
             ops.dense_gelu(x, W, b),
             *grad(loss_gelu, (0, 1))(x, W),
+            ops.layer_norm_dense(x, gamma, beta, W, b),
+            *grad(loss_ln, (0, 1, 2, 3))(x, gamma, beta, W),
         ]
 
     for rows in (40, 300):
@@ -306,7 +321,7 @@ def test_float32_transformer_step_stays_float32(monkeypatch):
     from gaussclip.nn import transformer
 
     seen = set()
-    for name in ("dense", "dense_gelu", "layer_norm", "self_attention"):
+    for name in ("dense", "layer_norm_dense", "layer_norm", "self_attention"):
         inner = getattr(transformer, name)
 
         def spy(*args, _inner=inner, _name=name, **kwargs):
@@ -332,5 +347,10 @@ def test_float32_transformer_step_stays_float32(monkeypatch):
         return [tree]
 
     assert {dtype for _, dtype in seen} == {"float32"}
-    assert {name for name, _ in seen} == {"dense", "dense_gelu", "layer_norm", "self_attention"}
+    assert {name for name, _ in seen} == {
+        "dense",
+        "layer_norm_dense",
+        "layer_norm",
+        "self_attention",
+    }
     assert {leaf.dtype for leaf in leaves(grads)} == {np.dtype(np.float32)}

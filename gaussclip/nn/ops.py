@@ -376,6 +376,28 @@ def _row_mean_vector(x2):
     return np.full(x2.shape[1], 1.0 / x2.shape[1], dtype=x2.dtype)
 
 
+def _normalize_block(xb, mean_of, xhat, rstd):
+    r"""The normalized rows of a block ``xb`` (n, d) into ``xhat`` and their
+    :math:`1/\sqrt{\mathrm{var} + \epsilon}` into ``rstd`` (n, 1)."""
+    centred = xb - (xb @ mean_of)[:, None]
+    var = np.square(centred) @ mean_of
+    var += LAYER_NORM_EPS
+    np.sqrt(var, out=rstd[:, 0])
+    np.reciprocal(rstd, out=rstd)
+    np.multiply(centred, rstd, out=xhat)
+
+
+def _normalized_grad_block(dxhat, xhat, rstd, mean_of, out):
+    r"""The input gradient of layer norm for a block, from the gradient ``dxhat`` of its
+    normalized rows (overwritten): :math:`r\,(d - \overline{d} - \hat x\,\overline{d\hat x})`."""
+    mean_dx = (dxhat * xhat) @ mean_of
+    mean_d = dxhat @ mean_of
+    dxhat -= mean_d[:, None]
+    tmp = np.multiply(xhat, mean_dx[:, None])
+    dxhat -= tmp
+    np.multiply(rstd, dxhat, out=out)
+
+
 def _tiled(vector, rows, d, dtype):
     """A (rows, d) array of copies of a (d,) vector (or a scalar): multiplying a block by it is a
     contiguous pass, about twice as fast as NumPy's broadcast of a short row."""
@@ -467,14 +489,7 @@ def layer_norm(x, gamma, beta):
 
     def block(sl):
         m = sl.stop - sl.start
-        xb = x2[sl]
-        centred = xb - (xb @ mean_of)[:, None]
-        var = np.square(centred) @ mean_of
-        var += LAYER_NORM_EPS
-        r = rstd[sl]
-        np.sqrt(var, out=r[:, 0])
-        np.reciprocal(r, out=r)
-        np.multiply(centred, r, out=xhat[sl])
+        _normalize_block(x2[sl], mean_of, xhat[sl], rstd[sl])
         np.multiply(xhat[sl], gamma_rows[:m], out=out[sl])
         out[sl] += beta_rows[:m]
 
@@ -631,6 +646,132 @@ def dense_gelu(x, W, b):
     _run(block, slices)
     shape = (*np.shape(xv)[:-1], m)
     return _dense_gelu(x, W, b, slope.reshape(shape), out.reshape(shape))
+
+
+# --- layer norm + dense (+ GELU) ------------------------------------------------------------
+@primitive
+def _layer_norm_dense(x, gamma, beta, W, b, xhat, rstd, slope, out):
+    return out
+
+
+def _layer_norm_dense_vjps(argnums, ans, args, kwargs):
+    x, gamma, beta, W, _b, xhat, rstd, slope, _out = args
+
+    def vjp(g):
+        g2, xh, r = _flat2(g), _flat2(xhat), _flat2(rstd)
+        s2 = None if slope is None else _flat2(slope)
+        n, m = g2.shape
+        d = xh.shape[1]
+        dtype = np.result_type(g2, xh, W, gamma)
+        W_scaled = (np.asarray(gamma, dtype=dtype)[:, None] * W).astype(dtype, copy=False)
+        mean_of = np.full(d, 1.0 / d, dtype=dtype)
+        dx = np.empty((n, d), dtype=dtype)
+        # the rows cut as the weight gradient's reduction, each part by cache-sized blocks: the
+        # pre-activation's gradient and the normalized rows' gradient stay in the cache
+        parts = _cut(n, min(DENSE_MAX_SLICES, max(1, n // DENSE_SLICE)))
+        dWs = np.zeros((len(parts), d, m), dtype=dtype)  # gradients of xhat @ W_scaled
+        db = np.zeros((len(parts), m), dtype=dtype)
+
+        def part(i):
+            sl = parts[i]
+            for blk in _block_slices(sl.stop - sl.start, max(m, d)):
+                rows = slice(sl.start + blk.start, sl.start + blk.stop)
+                gy = g2[rows] if s2 is None else s2[rows] * g2[rows]
+                dWs[i] += xh[rows].T @ gy
+                db[i] += gy.sum(axis=0)
+                dxhat = gy @ W_scaled.T
+                _normalized_grad_block(dxhat, xh[rows], r[rows], mean_of, dx[rows])
+
+        _run(part, range(len(parts)))
+        for i in range(1, len(parts)):
+            dWs[0] += dWs[i]
+            db[0] += db[i]
+        dWs, db = dWs[0], db[0]
+        # y = xhat (gamma W) + (beta W + b): back to the parameters
+        grads = {
+            0: lambda: dx.reshape(x.shape),
+            1: lambda: _as_parameter(np.einsum("kj,kj->k", W, dWs), gamma),
+            2: lambda: _as_parameter(W @ db, beta),
+            3: lambda: (
+                np.asarray(gamma, dtype=dtype)[:, None] * dWs
+                + np.asarray(beta, dtype=dtype)[:, None] * db
+            ),
+            4: lambda: db,
+        }
+        return [grads[a]() for a in argnums]
+
+    return vjp
+
+
+defvjp_argnums(_layer_norm_dense, _layer_norm_dense_vjps)
+
+
+def layer_norm_dense(x, gamma, beta, W, b, gelu=False):
+    r""":func:`dense` of :func:`layer_norm`, optionally followed by GELU:
+    :math:`\mathrm{LN}(x)W + b = \hat x(\gamma\odot W) + (\beta W + b)`, by cache-sized blocks
+    of rows.
+
+    Each block is normalized, multiplied and (with ``gelu=True``) activated while it is in the
+    cache, with the scale and shift folded into the product as above, so the normalized
+    activations :math:`\mathrm{LN}(x)` are never written to memory (the VJP keeps
+    :math:`\hat x` and :math:`1/\sqrt{\mathrm{var}+\epsilon}`, as :func:`layer_norm` does). The VJP
+    runs the same blocks backward: :math:`\partial\hat x = g(\gamma\odot W)^\top`, then the
+    layer norm's rule; :math:`\partial W = \gamma\odot(\hat x^\top g) + \beta\,(1^\top g)`,
+    :math:`\partial\gamma = \sum_j W\odot(\hat x^\top g)`, :math:`\partial\beta = W(g^\top 1)`.
+
+    Parameters
+    ----------
+    x : (..., d) array
+    gamma, beta : (d,) arrays (or scalars)
+    W : (d, n_out) array
+    b : (n_out,) array
+    gelu : bool
+        Apply :func:`gelu` to the output (its derivative kept for the VJP).
+
+    Returns
+    -------
+    (..., n_out) array
+    """
+    xv, gv, bev, Wv, bv = (getval(a) for a in (x, gamma, beta, W, b))
+    x2 = _flat2(xv)
+    n, d = x2.shape
+    m = np.shape(Wv)[1]
+    dtype = np.result_type(x2, gv, bev, Wv, bv)
+    gv, bev = np.asarray(gv, dtype=dtype), np.asarray(bev, dtype=dtype)
+    W_scaled = (np.broadcast_to(gv, (d,))[:, None] * Wv).astype(dtype, copy=False)
+    bias = (np.broadcast_to(bev, (d,)) @ Wv + bv).astype(dtype, copy=False)
+    xhat = np.empty((n, d), dtype=dtype)
+    rstd = np.empty((n, 1), dtype=dtype)
+    out = np.empty((n, m), dtype=dtype)
+    slope = np.empty((n, m), dtype=dtype) if gelu else None
+    slices = _block_slices(n, max(m, d))
+    bias_rows = _tiled(bias, max(sl.stop - sl.start for sl in slices), m, dtype)
+    mean_of = np.full(d, 1.0 / d, dtype=dtype)
+
+    def block(sl):
+        k = sl.stop - sl.start
+        _normalize_block(x2[sl], mean_of, xhat[sl], rstd[sl])
+        if gelu:
+            y = xhat[sl] @ W_scaled
+            y += bias_rows[:k]
+            _gelu_block(y, out[sl], slope[sl])
+        else:
+            np.matmul(xhat[sl], W_scaled, out=out[sl])
+            out[sl] += bias_rows[:k]
+
+    _run(block, slices)
+    lead = np.shape(xv)[:-1]
+    return _layer_norm_dense(
+        x,
+        gamma,
+        beta,
+        W,
+        b,
+        xhat.reshape((*lead, d)),
+        rstd.reshape((*lead, 1)),
+        None if slope is None else slope.reshape((*lead, m)),
+        out.reshape((*lead, m)),
+    )
 
 
 # --- attention ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import numpy as np
 
 from .._validation import FloatDtype, InstanceOf, Optional, RealArray, validate_params
 from ..errors import OptionError, ShapeError
-from .ops import dense, dense_gelu, layer_norm, self_attention
+from .ops import dense, layer_norm, layer_norm_dense, self_attention
 
 POOLINGS = ("last", "mean")
 
@@ -133,14 +133,14 @@ def init(rng, config=None, *, dtype=np.float32):
 
 def block(p, x, n_heads, causal):
     """One residual attention block (pre-norm) on tokens ``x`` (B, T, d)."""
-    h = layer_norm(x, p["ln1"]["g"], p["ln1"]["b"])
-    # the three projections as one dense layer of width 3d (one matrix product each way)
+    # the three projections as one dense layer of width 3d (one matrix product each way), fused
+    # with the layer norm before it (and the MLP's with its layer norm and GELU)
     W = anp.concatenate([p[n]["W"] for n in ("q", "k", "v")], axis=1)
     b = anp.concatenate([p[n]["b"] for n in ("q", "k", "v")])
-    a = self_attention(dense(h, W, b), n_heads, causal)
+    qkv = layer_norm_dense(x, p["ln1"]["g"], p["ln1"]["b"], W, b)
+    a = self_attention(qkv, n_heads, causal)
     x = x + dense(a, p["proj"]["W"], p["proj"]["b"])
-    h = layer_norm(x, p["ln2"]["g"], p["ln2"]["b"])
-    h = dense_gelu(h, p["fc"]["W"], p["fc"]["b"])  # GELU(h W + b) in one pass
+    h = layer_norm_dense(x, p["ln2"]["g"], p["ln2"]["b"], p["fc"]["W"], p["fc"]["b"], gelu=True)
     return x + dense(h, p["fc_out"]["W"], p["fc_out"]["b"])
 
 
