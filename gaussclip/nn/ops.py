@@ -987,10 +987,11 @@ def _attention_forward(q, k, v, causal):
             total = acc[..., -1]
             with np.errstate(divide="ignore", invalid="ignore"):  # rows redone just below
                 np.divide(acc[..., :-1], acc[..., -1:], out=oc[:, :, i0:i1])
-                np.log(total, out=lc[:, :, i0:i1])
-                if kept is not None:
+                if kept is None:  # the log-sum-exp L = U + log l, for the streamed backward
+                    np.log(total, out=lc[:, :, i0:i1])
+                    lc[:, :, i0:i1] += bound[:, :, i0:i1]
+                else:  # the kept path's backward needs 1/l only
                     np.reciprocal(total, out=kept.inv_total[sl][:, :, i0:i1])
-            lc[:, :, i0:i1] += bound[:, :, i0:i1]
             low = total < _SHIFT_FLOOR
             if low.any():
                 b, h, i = np.nonzero(low)
