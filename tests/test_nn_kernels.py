@@ -251,6 +251,17 @@ def test_block_kernels_do_not_depend_on_the_thread_count(monkeypatch, attention_
     assert one[0] == two[0] and np.array_equal(one[1], two[1])
 
 
+def test_pool_runs_every_slice_once(monkeypatch):
+    """Slices go to the pool in runs of consecutive slices (at most TASKS_PER_THREAD runs per
+    thread); every slice is run exactly once, whatever the thread count."""
+    for threads in (1, 2, 3):
+        monkeypatch.setenv("GAUSSCLIP_NUM_THREADS", str(threads))
+        for n in (1, 5, 100):
+            seen = []
+            ops._run(seen.append, range(n))
+            assert sorted(seen) == list(range(n))
+
+
 def test_dense_does_not_depend_on_the_thread_count(monkeypatch, small_tiles):
     """The dense products (and dense + GELU, by blocks of rows) are cut by the shape alone, so one
     and two threads give the same numbers bit for bit (forward and both gradients), on a cut and

@@ -69,8 +69,16 @@ def _cut(n, parts):
     return [slice(a, b) for a, b in itertools.pairwise(edges)]
 
 
+#: With several threads, the slices of a kernel are handed to the pool in at most this many
+#: runs of consecutive slices per thread: a task costs tens of microseconds of the pool's
+#: bookkeeping (40 us each, measured on the shared 2-core machine under load), too much for one
+#: cache-sized block, while a few tasks per thread still even out a thread that gets less time.
+TASKS_PER_THREAD = 8
+
+
 def _run(fn, slices):
     threads = num_threads()
+    slices = list(slices)
     if threads == 1 or len(slices) == 1:
         for sl in slices:
             fn(sl)
@@ -78,7 +86,13 @@ def _run(fn, slices):
     if _POOL["threads"] != threads:
         _POOL["executor"] = ThreadPoolExecutor(max_workers=threads)
         _POOL["threads"] = threads
-    for future in [_POOL["executor"].submit(fn, sl) for sl in slices]:
+
+    def run_all(run):
+        for sl in run:
+            fn(sl)
+
+    runs = [slices[c] for c in _cut(len(slices), min(len(slices), TASKS_PER_THREAD * threads))]
+    for future in [_POOL["executor"].submit(run_all, run) for run in runs]:
         future.result()
 
 
