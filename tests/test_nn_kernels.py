@@ -232,6 +232,11 @@ def test_layer_norm_and_gelu_match_plain_formulas(small_tiles):
             ),
             (x, gamma, beta, W, b),
         )
+    same_values_and_gradients(  # scalar scale and shift, with scalar gradients
+        ops.layer_norm_dense,
+        lambda x, g, be, W, b: anp.dot(plain_layer_norm(x, g, be), W) + b,
+        (x, 1.5, -0.5, W, b),
+    )
 
 
 def _with_threads(monkeypatch, n, fn, *args):

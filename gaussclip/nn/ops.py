@@ -677,7 +677,8 @@ def _layer_norm_dense_vjps(argnums, ans, args, kwargs):
         n, m = g2.shape
         d = xh.shape[1]
         dtype = np.result_type(g2, xh, W, gamma)
-        W_scaled = (np.asarray(gamma, dtype=dtype)[:, None] * W).astype(dtype, copy=False)
+        gamma_d, beta_d = (np.broadcast_to(np.asarray(a, dtype=dtype), (d,)) for a in (gamma, beta))
+        W_scaled = (gamma_d[:, None] * W).astype(dtype, copy=False)
         mean_of = np.full(d, 1.0 / d, dtype=dtype)
         dx = np.empty((n, d), dtype=dtype)
         # the rows cut as the weight gradient's reduction, each part by cache-sized blocks: the
@@ -706,10 +707,7 @@ def _layer_norm_dense_vjps(argnums, ans, args, kwargs):
             0: lambda: dx.reshape(x.shape),
             1: lambda: _as_parameter(np.einsum("kj,kj->k", W, dWs), gamma),
             2: lambda: _as_parameter(W @ db, beta),
-            3: lambda: (
-                np.asarray(gamma, dtype=dtype)[:, None] * dWs
-                + np.asarray(beta, dtype=dtype)[:, None] * db
-            ),
+            3: lambda: gamma_d[:, None] * dWs + beta_d[:, None] * db,
             4: lambda: db,
         }
         return [grads[a]() for a in argnums]
@@ -722,8 +720,8 @@ defvjp_argnums(_layer_norm_dense, _layer_norm_dense_vjps)
 
 def layer_norm_dense(x, gamma, beta, W, b, gelu=False):
     r""":func:`dense` of :func:`layer_norm`, optionally followed by GELU:
-    :math:`\mathrm{LN}(x)W + b = \hat x(\gamma\odot W) + (\beta W + b)`, by cache-sized blocks
-    of rows.
+    :math:`\mathrm{LN}(x)W + b = \hat x(\gamma\odot W) + (\beta W + b)` (row k of
+    :math:`\gamma\odot W` is :math:`\gamma_k W_{k\cdot}`), by cache-sized blocks of rows.
 
     Each block is normalized, multiplied and (with ``gelu=True``) activated while it is in the
     cache, with the scale and shift folded into the product as above, so the normalized
