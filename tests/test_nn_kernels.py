@@ -217,12 +217,9 @@ def test_layer_norm_and_gelu_match_plain_formulas(small_tiles):
 
     same_values_and_gradients(ops.layer_norm, plain_layer_norm, (x, gamma, beta))
     same_values_and_gradients(ops.gelu, plain_gelu, (x,))
-    W, b = 0.2 * rng.standard_normal((7, 6)), rng.standard_normal(6)  # |xW + b| of a few units
-    same_values_and_gradients(
-        ops.dense_gelu, lambda x, W, b: plain_gelu(anp.dot(x, W) + b), (x, W, b)
-    )
     # a scalar scale and shift get scalar gradients
     same_values_and_gradients(ops.layer_norm, plain_layer_norm, (x, 1.5, -0.5))
+    W, b = 0.2 * rng.standard_normal((7, 6)), rng.standard_normal(6)  # |xW + b| of a few units
     # layer norm + dense (+ GELU) in one primitive, with the scale and shift folded into W
     for act in (False, True):
         same_values_and_gradients(
@@ -268,15 +265,14 @@ def test_pool_runs_every_slice_once(monkeypatch):
 
 
 def test_dense_does_not_depend_on_the_thread_count(monkeypatch, small_tiles):
-    """The dense products (and dense + GELU, by blocks of rows) are cut by the shape alone, so one
-    and two threads give the same numbers bit for bit (forward and both gradients), on a cut and
-    an uncut size."""
+    """The dense products (and layer norm + dense + GELU, by blocks of rows) are cut by the shape
+    alone, so one and two threads give the same numbers bit for bit (forward and the gradients),
+    on a cut and an uncut size."""
     rng = np.random.default_rng(6)
     b = rng.standard_normal(24).astype(np.float32)
 
     def run(x, W):
         loss = lambda x, W: anp.sum(anp.sin(ops.dense(x, W, b, relu=True)))  # noqa: E731
-        loss_gelu = lambda x, W: anp.sum(anp.sin(ops.dense_gelu(x, W, b)))  # noqa: E731
         gamma, beta = x[0] + 1, x[1]
         loss_ln = lambda x, g, be, W: anp.sum(  # noqa: E731
             anp.sin(ops.layer_norm_dense(x, g, be, W, b, gelu=True))
@@ -284,8 +280,6 @@ def test_dense_does_not_depend_on_the_thread_count(monkeypatch, small_tiles):
         return [
             ops.dense(x, W, b),
             *grad(loss, (0, 1))(x, W),
-            ops.dense_gelu(x, W, b),
-            *grad(loss_gelu, (0, 1))(x, W),
             ops.layer_norm_dense(x, gamma, beta, W, b),
             *grad(loss_ln, (0, 1, 2, 3))(x, gamma, beta, W),
         ]
