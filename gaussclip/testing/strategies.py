@@ -129,16 +129,21 @@ class _Numbers:
 
 
 def _rotation_count(n):
-    return max(n - 1, 0) * n
+    """Numbers behind :func:`_householder`: n + (n - 1) + ... + 2 entries of its n - 1 vectors."""
+    return n * (n + 1) // 2 - 1
 
 
 def _householder(numbers, n):
     """The product of n - 1 reflections I - 2 w w^T / |w|^2; the j-th vector w acts on the
     last n - j coordinates (nested blocks, as in a QR factorization, so every orthogonal matrix
-    is reachable up to signs). Zero vectors, the shrink target, are skipped."""
+    is reachable up to signs). Zero vectors, the shrink target, are skipped. Only the n - j
+    entries a vector uses are drawn."""
     q = np.eye(n)
-    for j, row in enumerate(numbers.signed(max(n - 1, 0), n)):
-        w = row[j:]  # the reflection acts on coordinates j, ..., n - 1
+    entries = numbers.signed(_rotation_count(n))
+    start = 0
+    for j in range(n - 1):
+        w = entries[start : start + n - j]  # the reflection acts on coordinates j, ..., n - 1
+        start += n - j
         norm2 = float(w @ w)
         if norm2 > _TINY:
             block = q[:, j:]
@@ -381,8 +386,10 @@ def _draw_joint(draw, a, b, sigma, top, mean=False, mean_elements=None, numbers=
     cvv, lam_v, q_v = _spd(numbers, b, top)
     t_u = (q_u * np.sqrt(lam_u)) @ _householder(numbers, a)
     t_v = (q_v * np.sqrt(lam_v)) @ _householder(numbers, b)
-    cuv = (t_u[:, :k] * s) @ t_v[:, :k].T
-    cov = np.block([[cuu, cuv], [cuv.T, cvv]])
+    cov = np.empty((a + b, a + b))  # [[C_uu, C_uv], [C_vu, C_vv]], filled in place
+    cov[:a, :a], cov[a:, a:] = cuu, cvv
+    cov[:a, a:] = (t_u[:, :k] * s) @ t_v[:, :k].T
+    cov[a:, :a] = cov[:a, a:].T
     centre = None
     if mean:
         centre = 10.0 * numbers.signed(a + b)
