@@ -28,8 +28,10 @@ from .optimize import lbfgs
 NUMERICAL_GTOL = 1e-9
 #: Iteration cap per start (a few hundred are typical; the cap only guards against stalls).
 NUMERICAL_MAX_ITER = 20000
-#: Random starts have entries N(0, INIT_SCALE^2 / n_e); small enough that the inner-tilting
-#: joint loss starts inside its domain (||A~||_2 < 1) and large enough to break symmetries.
+#: Random starts have entries N(0, INIT_SCALE^2 / n_e): large enough to break symmetries. The
+#: inner-tilting joint loss is finite only for ||G~^T H~||_2 < 1 (eq. 40), which a draw can
+#: miss in higher dimensions (||G~^T H~|| grows like n INIT_SCALE^2 / n_e); such a start is
+#: halved until it is inside (A~ = 0 always is), see ``_start``.
 INIT_SCALE = 0.3
 
 
@@ -149,12 +151,16 @@ def minimize_numerically(mu, loss, tilting, weights, rank, *, n_starts, rng):
         value, grad = gradient(x)
         return float(value), np.asarray(grad, dtype=np.float64)
 
-    results = []
-    for _ in range(n_starts):
+    def _start():
         x0 = rng.standard_normal(rank * (n_u + n_v)) * INIT_SCALE / np.sqrt(rank)
-        results.append(
-            lbfgs(fun_and_grad, x0, gtol=NUMERICAL_GTOL, max_iter=NUMERICAL_MAX_ITER, fun=fun)
-        )
+        while not np.isfinite(fun(x0)):  # outside the joint loss's domain: halve G~ and H~
+            x0 = 0.5 * x0
+        return x0
+
+    results = [
+        lbfgs(fun_and_grad, _start(), gtol=NUMERICAL_GTOL, max_iter=NUMERICAL_MAX_ITER, fun=fun)
+        for _ in range(n_starts)
+    ]
     best = min(results, key=lambda r: r.fun)
     Gt, Ht = unpack(best.x)
     G, H = encoders_from_whitened(mu, Gt, Ht)  # G = G~ T_u

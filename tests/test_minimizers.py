@@ -194,3 +194,21 @@ def test_two_sided_quadratic_beats_both_one_sided_on_the_example():
         # strictly better, by far more than rounding: the one-sided solutions leave the other
         # conditional's KL at a positive value
         assert sol.objective < at_other - 1e-3, (one_sided, sol.objective, at_other)
+
+
+def test_joint_inner_numerical_starts_outside_the_domain_are_pulled_in(monkeypatch):
+    """The joint x inner loss is finite only for ||G~^T H~||_2 < 1 (eq. 40). A random start
+    outside (forced here by starts 30x wider than the default) is halved until it is inside,
+    so the numerical path answers instead of failing at its starting point, and it still finds
+    the closed-form minimum (Theorem 5.3)."""
+    import gaussclip.numerical as numerical
+
+    monkeypatch.setattr(numerical, "INIT_SCALE", 30 * numerical.INIT_SCALE)
+    lam = np.linspace(0.5, 2.0, 6)
+    rot = np.linalg.qr(np.random.default_rng(3).standard_normal((6, 6)))[0]
+    cov = rot @ np.diag(lam) @ rot.T
+    mu = gc.JointGaussian(cov, 3)
+    exact = gc.minimize(mu, "joint", "inner", rank=2)
+    sol = gc.minimize(mu, "joint", "inner", rank=2, method="numerical", n_starts=2, seed=0)
+    assert np.isfinite(sol.objective)
+    assert abs(sol.objective - exact.objective) <= COMPARE_ATOL
