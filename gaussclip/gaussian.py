@@ -22,7 +22,7 @@ from .canonical import (
     standardize,
 )
 from .errors import ArgumentTypeError, CovarianceError, DomainError, RankError, ShapeError
-from .linalg import SPD
+from .linalg import SPD, block_2x2
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -286,7 +286,7 @@ class JointGaussian:
         """(n_u + n_v, n_u + n_v) covariance."""
         can = self._canonical
         cuv = can.frame_u.colour(can.frame_v.colour(can.sigma_matrix).T).T  # F_u^-1 S F_v^-T
-        return readonly(np.block([[can.white_u.matrix, cuv], [cuv.T, can.white_v.matrix]]))
+        return readonly(block_2x2(can.white_u.matrix, cuv, can.white_v.matrix))
 
     @property
     def mean(self):

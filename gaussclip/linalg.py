@@ -5,6 +5,7 @@
   ``_PSD``), with one shared cutoff for "numerically singular".
 * :func:`flip_signs` -- deterministic signs for singular vectors, so figures and tests repeat.
 * :func:`low_rank` -- the rank-r SVD truncation written :math:`M_r` in the paper (Section 1.5).
+* :func:`block_2x2` -- a symmetric 2 x 2 block matrix (``np.block`` without its overhead).
 * :func:`h` -- the map of Definition 5.5 that gives the joint-loss minimizer (Theorem 5.6).
 * :func:`eigh` and :func:`svd` -- SciPy's ``scipy.linalg.eigh`` / ``scipy.linalg.svd`` for
   float64 matrices, calling the same LAPACK routines with the same workspace directly.
@@ -260,6 +261,19 @@ class SPD:
         r""":math:`x^\top M^{-1} x` for each row of ``x`` (shape (..., n)) -> (...)."""
         y = np.asarray(x) @ self.eigvecs
         return np.sum(y * y / self.eigvals, axis=-1)
+
+
+def block_2x2(top, off, bottom):
+    r"""The (m + n, m + n) matrix :math:`\begin{bmatrix}T & X \\ X^\top & B\end{bmatrix}` from
+    ``top`` (m, m), ``off`` (m, n) and ``bottom`` (n, n): what ``np.block`` returns, by four slice
+    assignments (``np.block``'s generic nesting checks cost more than the copy at these sizes)."""
+    m = top.shape[0]
+    out = np.empty((m + bottom.shape[0],) * 2)
+    out[:m, :m] = top
+    out[:m, m:] = off
+    out[m:, :m] = off.T
+    out[m:, m:] = bottom
+    return out
 
 
 def column_signs(matrix):

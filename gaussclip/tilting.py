@@ -35,7 +35,7 @@ from ._validation import Array, Choice, InstanceOf, Optional, fail, validate_par
 from .canonical import Canonical
 from .errors import DomainError, OptionError, ShapeError
 from .gaussian import Gaussian, JointGaussian
-from .linalg import eigh, svd
+from .linalg import block_2x2, eigh, svd
 
 TILTINGS = ("inner", "quadratic", "cosine")
 GAUSSIAN_TILTINGS = ("inner", "quadratic")
@@ -304,7 +304,7 @@ def precision(mu, A, B=None, C=None):
     inv_v = mu.whitening("v").pull_back(mu.whitening("v").pull_back(np.eye(mu.n_v)).T)
     top = inv_u if B is None else inv_u + B
     bottom = inv_v if C is None else inv_v + C
-    return np.block([[top, -A], [-A.T, bottom]])
+    return block_2x2(top, -A, bottom)
 
 
 @validate_params(mu=_MU, A=_MATRIX, B=_MATRIX, C=_MATRIX, tilting=_TILTING)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gaussclip import SPD, CovarianceError, DomainError, ShapeError, h, low_rank
-from gaussclip.linalg import flip_signs
+from gaussclip.linalg import block_2x2, flip_signs
 from gaussclip.testing.strategies import orthogonal_matrices, spd_matrices
 
 #: Relative accuracy of eigh-based functions of a matrix with condition number kappa is about
@@ -134,3 +134,12 @@ def test_direct_lapack_calls_equal_scipy_bit_for_bit():
     small = np.eye(2, dtype=np.float32)
     assert eigh(small)[0].dtype == scipy.linalg.eigh(small)[0].dtype
     assert svd(np.zeros((0, 3)))[1].shape == (0,)
+
+
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_block_2x2_is_np_block(m, n, seed):
+    rng = np.random.default_rng(seed)
+    top, off, bottom = rng.normal(size=(m, m)), rng.normal(size=(m, n)), rng.normal(size=(n, n))
+    np.testing.assert_array_equal(
+        block_2x2(top, off, bottom), np.block([[top, off], [off.T, bottom]])
+    )
