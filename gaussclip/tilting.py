@@ -97,7 +97,8 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
 
     Either ``A`` (with ``B``, ``C`` for the quadratic tilting; a missing one means zero) or the
     encoders ``G``, ``H`` must be given. For the inner tilting ``B`` and ``C`` are ``None``.
-    Arrays are expected already converted by a constraint table (float64, finite, 2-D).
+    The arrays must come converted by the caller's constraint table (``Optional(Array(ndim=2))``:
+    float64, finite, 2-D); every public caller has one, so they are not converted again here.
     """
     if G is not None or H is not None:
         if G is None or H is None or A is not None or B is not None or C is not None:
@@ -105,8 +106,6 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
                 "give either the encoders `G` and `H` together, or the products `A` (and `B`, "
                 "`C` for the quadratic tilting); got a mixture."
             )
-        G = Array(ndim=2)(G, "G")
-        H = Array(ndim=2)(H, "H")
         if G.shape[1] != mu.n_u or H.shape[1] != mu.n_v:
             raise ShapeError(
                 f"`G` and `H` must have shapes (n_e, {mu.n_u}) and (n_e, {mu.n_v}); got "
@@ -116,7 +115,6 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
         return (A, None, None) if tilting == "inner" else (A, B, C)
     if A is None:
         raise OptionError("give the parameter `A` (or the encoders `G` and `H`).")
-    A = Array(ndim=2)(A, "A")
     if A.shape != (mu.n_u, mu.n_v):
         fail(ShapeError, "A", f"a real array of shape ({mu.n_u}, {mu.n_v}) (n_u, n_v)", A)
     if tilting == "inner":
@@ -131,7 +129,6 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
         if M is None:
             out.append(np.zeros((n, n)))
             continue
-        M = Array(ndim=2)(M, name)
         if M.shape != (n, n):
             fail(ShapeError, name, f"a real array of shape ({n}, {n})", M)
         scale = np.abs(M).max()

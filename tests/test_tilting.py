@@ -1,11 +1,15 @@
 """The learned models nu of the inner (eq. 40-41) and quadratic (eq. 47-48) tiltings."""
 
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import gaussclip as gc
+from gaussclip import objectives, summaries, tilting
+from gaussclip._validation import Array, Optional
 from gaussclip.testing.strategies import encoders, joint_gaussians
 from gaussclip.tilting import precision
 
@@ -80,3 +84,36 @@ def test_quadratic_model_always_exists_for_realizable_parameters():
     assert np.all(np.linalg.eigvalsh(nu.cov) > 0)
     with pytest.raises(gc.DomainError, match="does not exist"):
         gc.tilted(mu, [[10.0]], [[0.0]], [[0.0]])
+
+
+def _callers_of_check_parameters():
+    """The public functions whose bodies reach ``tilting.check_parameters`` (directly, or through
+    ``summaries._mean_gap``), found in the source so a new caller cannot be missed."""
+    out = []
+    for module in (objectives, summaries, tilting):
+        for name, func in vars(module).items():
+            if name.startswith("_") or not hasattr(func, "constraints"):
+                continue
+            source = inspect.getsource(func)
+            if "check_parameters(" in source or "_mean_gap(" in source:
+                out.append(func)
+    return out
+
+
+def test_check_parameters_callers_validate_the_arrays():
+    # check_parameters does not convert A, B, C, G, H again: every caller's constraint table must
+    # (float64, finite, 2-D), or bad input would reach it unchecked
+    callers = _callers_of_check_parameters()
+    assert {f.__name__ for f in callers} >= {
+        "population_loss",
+        "tilted",
+        "tilted_conditional",
+        "conditional_mean_error",
+        "conditional_mean_errors",
+    }
+    for func in callers:
+        for name in ("A", "B", "C", "G", "H"):
+            if name in inspect.signature(func).parameters:
+                constraint = func.constraints[name]
+                assert isinstance(constraint, Optional), (func.__name__, name)
+                assert constraint.inner == Array(ndim=2), (func.__name__, name)
