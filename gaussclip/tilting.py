@@ -283,12 +283,16 @@ def pair_model(mu, alpha, beta=None, gamma=None):
         d[:k] = np.sqrt(extra * one_minus)
         perm = np.arange(frame.dim)
         perm[:k] = order
-        left_map = np.diag(d)[perm]
-        left_inv = np.diag(1.0 / d)[:, perm]
+        # the permuted diagonals diag(d)[perm] and diag(1 / d)[:, perm], written entrywise
+        rows = np.arange(frame.dim)
+        left_map = np.zeros((frame.dim, frame.dim))
+        left_map[rows, perm] = d[perm]
+        left_inv = np.zeros((frame.dim, frame.dim))
+        left_inv[perm, rows] = 1.0 / d[perm]
         out.append(frame.compose(left_map, left_inv, float(np.log(d).sum())))
     signs = np.where(rho[order] < 0.0, -1.0, 1.0)
     rot_v = np.eye(mu.n_v)
-    rot_v[:k, :k] = np.diag(signs)
+    rot_v[np.arange(k), np.arange(k)] = signs
     model = Canonical.build(out[0], out[1], np.abs(rho[order]), np.eye(mu.n_u), rot_v)
     return JointGaussian.from_canonical(mu.mean, model)
 
