@@ -404,13 +404,14 @@ def validate_params(table=None, /, **constraints):
         if unknown:
             raise TypeError(f"{function.__qualname__} has no parameters {sorted(unknown)}")
         plan = _BindingPlan.of(signature)
+        defaults = {name: signature.parameters[name].default for name in table}
 
         def checked(arguments):
             for name, constraint in table.items():
                 if name in arguments:
                     arguments[name] = constraint(arguments[name], name)
                 else:
-                    default = signature.parameters[name].default
+                    default = defaults[name]
                     if default is not inspect.Parameter.empty:
                         arguments[name] = constraint(default, name)
             return arguments
