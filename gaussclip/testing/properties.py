@@ -756,6 +756,15 @@ def _log_density(white, factor):
     )
 
 
+@functools.cache
+def _mc_normals(d):
+    """The (MC_SAMPLES, d) standard normal draws z of :func:`_mc_terms` (seed 0: the same for
+    every example of dimension d, so drawn once per d and kept read-only)."""
+    z = np.random.default_rng(0).standard_normal((MC_SAMPLES, d))
+    z.flags.writeable = False
+    return z
+
+
 def _mc_terms(mu, nu, loss, w):
     """The Monte Carlo summands of J at MC_SAMPLES draws of mu: log-density ratios of mu and
     nu (joint loss) or their weighted conditional ratios (cond loss).
@@ -778,7 +787,7 @@ def _mc_terms(mu, nu, loss, w):
         maps += [(_chol(mu.Cvv), v_rows, np.zeros(d - n_u)), (_chol(nu.Cvv), v_rows, shift[n_u:])]
     k = np.vstack([_solve_triangular(f, rows, lower=True) for f, rows, _ in maps])
     c = np.concatenate([_solve_triangular(f, m, lower=True) for f, _, m in maps])
-    z = np.random.default_rng(0).standard_normal((MC_SAMPLES, d))
+    z = _mc_normals(d)
     white = z @ k.T + c
     ratio = _log_density(z, factor) - _log_density(white[:, :d], factor_nu)
     if loss == "joint":
