@@ -221,6 +221,19 @@ def effective_sample_size(weights):
     return float(1.0 / np.sum(weights**2))
 
 
+def expected_distinct(weights, n_draws=N_DRAWS):
+    """Expected number of distinct images among ``n_draws`` draws with replacement from the
+    normalized ``weights``: :math:`\\sum_i 1 - (1 - w_i)^{n}` (image i is missed by all n
+    independent draws with probability :math:`(1 - w_i)^n`). The exact mean of the noisy count
+    ``distinct_draws``: close to n when the weights spread over many more than n images, 1
+    for a point mass."""
+    weights = np.asarray(weights, dtype=np.float64)
+    with np.errstate(divide="ignore"):  # w_i = 1: log1p(-1) = -inf, and the term is then 1
+        log_missed = n_draws * np.log1p(-weights)
+    # 1 - (1 - w)^n as -expm1(n log1p(-w)): no cancellation for the many tiny weights
+    return float(-np.sum(np.expm1(log_missed)))
+
+
 def collapse_stats(z, *, n_draws=N_DRAWS, sample_label=SAMPLE_LABEL, seed=0):
     """How concentrated :math:`\\nu^N_{u|v}` (eq. 28) is over the images embedded as ``z``.
 
@@ -235,7 +248,8 @@ def collapse_stats(z, *, n_draws=N_DRAWS, sample_label=SAMPLE_LABEL, seed=0):
         ``ess`` (10,) effective sample size of the weights for each label, ``ess_median``
         (median over labels), ``ess_label`` (for ``sample_label``), ``draws`` (``n_draws``
         indices drawn with replacement for ``sample_label``, generator seeded by
-        ``[seed, sample_label]``) and ``distinct_draws``.
+        ``[seed, sample_label]``), ``distinct_draws`` and ``expected_distinct`` (its exact mean
+        over draws, :func:`expected_distinct`).
     """
     labels_eye = np.eye(N_CLASSES)
     # row k: the weights of nu^N_{u|v = k} over the candidate images (eq. 28)
@@ -251,13 +265,15 @@ def collapse_stats(z, *, n_draws=N_DRAWS, sample_label=SAMPLE_LABEL, seed=0):
         "ess_label": ess[sample_label],
         "draws": draws,
         "distinct_draws": int(np.unique(draws).size),
+        "expected_distinct": expected_distinct(conditional[sample_label], n_draws),
     }
 
 
 def collapse_monitor(config):
     """A :func:`gaussclip.train.fit` callback recording, after each epoch, the collapse of
     :math:`\\nu^N_{u|v}` over the test images (:func:`collapse_stats`: median ESS over labels,
-    ESS for v = 7, distinct images among 16 draws) and the test accuracy, as the record's
+    ESS for v = 7, distinct images among 16 draws and their expected number) and the test
+    accuracy, as the record's
     ``collapse`` entry. Figure 12 plots it against the epoch."""
     _, _, images, labels = load_data(config)
 
@@ -269,6 +285,7 @@ def collapse_monitor(config):
                 "ess_median": stats["ess_median"],
                 "ess_label": stats["ess_label"],
                 "distinct_draws": stats["distinct_draws"],
+                "expected_distinct": stats["expected_distinct"],
                 "accuracy": float(np.mean(np.argmax(z, axis=1) == labels)),
             }
         }
@@ -287,7 +304,8 @@ def evaluate(config, weights, params, *, n_draws=N_DRAWS, sample_label=SAMPLE_LA
         the test set: accuracy, NLL, ECE with 15 equal-width bins, Brier score) and
         ``reliability`` (its per-bin table);
         ``draws`` (n_draws test indices sampled from :math:`\\nu^N_{u|v}` for
-        ``v = sample_label``), ``distinct_draws``; ``ess`` per digit (effective sample size of
+        ``v = sample_label``), ``distinct_draws`` and ``expected_distinct``
+        (:func:`expected_distinct`); ``ess`` per digit (effective sample size of
         the weights of :math:`\\nu^N_{u|v}` over the test set); ``label_to_image`` precision of
         the top K images retrieved for each label (fraction with that label, mean over labels)
         for K in :data:`RECALL_KS`; ``fine_tuning``: accuracy on the second half of the test
@@ -323,6 +341,7 @@ def evaluate(config, weights, params, *, n_draws=N_DRAWS, sample_label=SAMPLE_LA
         "draws": draws,
         "draw_labels": labels[draws],
         "distinct_draws": collapse["distinct_draws"],
+        "expected_distinct": collapse["expected_distinct"],
         "ess": collapse["ess"],
         "label_to_image": top,
         "fine_tuning": {
