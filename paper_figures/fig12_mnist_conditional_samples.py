@@ -107,7 +107,6 @@ def draw_collapse_curves(fig, slot, out, names, n_candidates):
     ess_ax.set_title(f"effective sample size over {n_candidates} test images", fontsize=8)
     ess_ax.legend(fontsize=5, ncol=2, loc="lower left")
     distinct_ax.set(xlabel="epoch", ylabel="distinct of 16", ylim=(0, 16.5))
-    distinct_ax.set_title(f"distinct images among 16 draws for v = {LABEL} (drawn; expected "
-                          "under the weights)", fontsize=8)  # fmt: skip
+    distinct_ax.set_title(f"distinct images among 16 draws for v = {LABEL}", fontsize=8)
     distinct_ax.legend(fontsize=5, ncol=2, loc="lower left")
     return curves
