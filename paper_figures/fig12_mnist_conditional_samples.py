@@ -5,8 +5,9 @@ size); the losses that model images given a label spread it over many different 
 
 The bottom row follows the collapse as it develops: after every training epoch, the effective
 sample size of nu^N(u|v) over the test set (median over the ten labels, and for v = 7) and the
-number of distinct images among 16 draws for v = 7 (recorded by
-:func:`gaussclip.experiments.mnist.collapse_monitor`)."""
+number of distinct images among 16 draws for v = 7, with its exact expectation under the
+weights (:func:`gaussclip.experiments.mnist.expected_distinct`; the drawn count is one noisy
+sample of it), recorded by :func:`gaussclip.experiments.mnist.collapse_monitor`."""
 
 from pathlib import Path
 
@@ -60,7 +61,8 @@ def main(out_dir, mode):
         ax.grid(False)
         ess = entry["ess"][LABEL]
         ax.set_title(
-            f"{loss_label(entry)}\n{entry['distinct_draws']} distinct images, "
+            f"{loss_label(entry)}\n{entry['distinct_draws']} distinct images "
+            f"(expected {entry['expected_distinct']:.1f}), "
             f"effective sample size {ess:.0f} of {len(images)}",
             fontsize=8,
         )
@@ -69,6 +71,7 @@ def main(out_dir, mode):
             draws=draws,
             draw_labels=entry["draw_labels"],
             distinct_draws=entry["distinct_draws"],
+            expected_distinct=entry["expected_distinct"],
             ess_label=ess,
             fraction_of_draws_with_label=float(np.mean(labels[draws] == LABEL)),
         )
@@ -87,14 +90,17 @@ def draw_collapse_curves(fig, slot, out, names, n_candidates):
         history = out[name]["history"]
         epochs = [r["epoch"] for r in history]
         record = {"epoch": epochs}
-        for key in ("ess_median", "ess_label", "distinct_draws", "accuracy"):
+        for key in ("ess_median", "ess_label", "distinct_draws", "expected_distinct", "accuracy"):
             record[key] = [r["collapse"][key] for r in history]
         curves[name] = record
         ess_ax.plot(epochs, record["ess_median"], "o-", color=color, ms=3,
                     label=f"{name}, median over labels")  # fmt: skip
         ess_ax.plot(epochs, record["ess_label"], "s--", color=color, ms=2.5,
                     label=f"{name}, v = {LABEL}")  # fmt: skip
-        distinct_ax.plot(epochs, record["distinct_draws"], "o-", color=color, ms=3, label=name)
+        distinct_ax.plot(epochs, record["distinct_draws"], "o-", color=color, ms=3,
+                         label=f"{name}, drawn")  # fmt: skip
+        distinct_ax.plot(epochs, record["expected_distinct"], "--", color=color, lw=1,
+                         label=f"{name}, expected")  # fmt: skip
     # the lower decade is left free for the legend
     ess_ax.set(yscale="log", xlabel="epoch", ylabel="ESS of nu^N(u|v)",
                ylim=(0.02, n_candidates * 1.25))  # fmt: skip
@@ -102,5 +108,5 @@ def draw_collapse_curves(fig, slot, out, names, n_candidates):
     ess_ax.legend(fontsize=5, ncol=2, loc="lower left")
     distinct_ax.set(xlabel="epoch", ylabel="distinct of 16", ylim=(0, 16.5))
     distinct_ax.set_title(f"distinct images among 16 draws for v = {LABEL}", fontsize=8)
-    distinct_ax.legend(fontsize=6, loc="lower left")
+    distinct_ax.legend(fontsize=5, ncol=2, loc="lower left")
     return curves

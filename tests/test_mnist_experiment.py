@@ -79,6 +79,7 @@ def test_run_evaluates_all_three_losses():
         last = entry["history"][-1]["collapse"]
         assert len(entry["history"]) == TINY.epochs
         assert last["distinct_draws"] == entry["distinct_draws"]
+        assert last["expected_distinct"] == pytest.approx(entry["expected_distinct"], rel=1e-12)
         assert last["ess_label"] == pytest.approx(entry["ess"][7], rel=1e-12)
     # synthetic digits are easy: the classifier loss learns them in two short epochs
     assert out["(2,0)"]["accuracy"] > 0.5
@@ -96,7 +97,39 @@ def test_collapse_stats_of_uniform_and_peaked_weights():
     peaked[3, 7] = 50.0  # one image carries all the weight of label 7 (e^-50 for the others)
     out = mnist.collapse_stats(peaked)
     assert out["ess_label"] == pytest.approx(1.0) and out["distinct_draws"] == 1
+    assert out["expected_distinct"] == pytest.approx(1.0)
+    assert flat["expected_distinct"] == pytest.approx(40 * (1 - (1 - 1 / 40) ** 16))
     assert np.all(out["draws"] == 3) and out["ess_median"] == pytest.approx(40.0)
+
+
+#: The distinct count is averaged over MC_REPEATS repetitions of the 16 draws and must match its
+#: expectation to MC_SIGMAS standard errors of that mean (estimated from the repetitions), plus
+#: MC_FLOOR for the degenerate case of one image carrying all the weight (no spread at all).
+MC_REPEATS = 4000
+MC_SIGMAS = 5.0
+MC_FLOOR = 1e-9
+
+
+@given(seed=st.integers(0, 2**16), n_images=st.integers(1, 60), spread=st.floats(0.0, 6.0))
+def test_expected_distinct_is_the_mean_of_the_drawn_count(seed, n_images, spread):
+    rng = np.random.default_rng(seed)
+    weights = np.exp(spread * rng.standard_normal(n_images))
+    weights /= weights.sum()
+    expected = mnist.expected_distinct(weights, 16)
+    draws = rng.choice(n_images, size=(MC_REPEATS, 16), p=weights)
+    counts = (np.sort(draws, axis=1)[:, 1:] != np.sort(draws, axis=1)[:, :-1]).sum(axis=1) + 1
+    standard_error = counts.std() / np.sqrt(MC_REPEATS)
+    assert abs(expected - counts.mean()) <= MC_SIGMAS * standard_error + MC_FLOOR
+    assert 1.0 - 1e-12 <= expected <= min(16, n_images) + 1e-12
+
+
+def test_expected_distinct_closed_forms():
+    # k equally weighted images: k (1 - (1 - 1/k)^n); a point mass: 1; tiny weights: ~n
+    for k in (1, 2, 10, 1000):
+        got = mnist.expected_distinct(np.full(k, 1.0 / k), 16)
+        assert got == pytest.approx(k * (1.0 - (1.0 - 1.0 / k) ** 16), rel=1e-12)
+    assert mnist.expected_distinct([0.0, 1.0, 0.0], 16) == 1.0
+    assert mnist.expected_distinct(np.full(10**6, 1e-6), 16) == pytest.approx(16.0, abs=1e-3)
 
 
 def test_bad_arguments():

@@ -271,6 +271,7 @@ def check_fig12(n):
         assert draws.shape == (16,) and np.all((0 <= draws) & (draws < n["n_candidates"]))
         assert entry["distinct_draws"] == np.unique(draws).size
         assert entry["ess_label"] == entry["ess"][7]
+        assert 1.0 - 1e-9 <= entry["expected_distinct"] <= 16.0 + 1e-9
     # the per-epoch record of the last epoch is the final evaluation (same model, same draws)
     for name, curve in n["collapse_per_epoch"].items():
         final = n["losses"][name]
@@ -278,6 +279,7 @@ def check_fig12(n):
         assert np.isclose(curve["ess_label"][-1], final["ess_label"], rtol=1e-9)
         assert np.isclose(curve["ess_median"][-1], np.median(final["ess"]), rtol=1e-9)
         assert curve["distinct_draws"][-1] == final["distinct_draws"]
+        assert np.isclose(curve["expected_distinct"][-1], final["expected_distinct"], rtol=1e-9)
         assert np.isclose(curve["accuracy"][-1], final["accuracy"], rtol=1e-12)
 
 
