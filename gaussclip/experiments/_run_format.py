@@ -25,7 +25,7 @@ import json
 from ..io import cache_dir
 
 #: Bump whenever the numbers a training run produces change (trainer, losses, models, features).
-RUN_FORMAT_VERSION = 4
+RUN_FORMAT_VERSION = 5
 
 #: Outputs of :func:`gaussclip.experiments.reference_run.reference_numbers` for every run-format
 #: version so far (a new version adds an entry, old entries stay as the record): per tiny run, the
@@ -53,6 +53,11 @@ REFERENCE_NUMBERS = {
     # 4: MNIST runs also record the expected number of distinct images among the 16 draws
     # (Figure 12); the trained numbers are those of version 3.
     4: _VERSION_3_NUMBERS,
+    # 5: the trainer's float32 kernels changed their rounding (the dense weight gradient summed
+    # along row blocks, layer norm fused with the next dense layer, attention keeping its
+    # weights for short sequences): a quick MNIST run's test accuracy moved from 98.45 % to
+    # 98.34 %. The float64 reference runs agree within REFERENCE_RTOL, so the bump is by hand.
+    5: _VERSION_3_NUMBERS,
 }
 
 #: float64 runs of a few steps repeat to ~1e-13 across BLAS builds; any change of the code's
