@@ -75,15 +75,19 @@ def _tokens(trajectories, times, freqs, wavevectors, every, per_token, x0, reduc
     return out
 
 
-@validate_params(
-    trajectories=_PATHS,
-    times=Array(ndim=1),
-    freqs=Array(ndim=1),
-    wavevectors=_POINTS,
-    every=Integer(low=1),
-    per_token=Integer(low=1),
-    x0=Array(shape=(2,)),
-)
+#: Constraints shared by the token functions: the paths, the flow law and the tokenization.
+_TOKEN_CONSTRAINTS = {
+    "trajectories": _PATHS,
+    "times": Array(ndim=1),
+    "freqs": Array(ndim=1),
+    "wavevectors": _POINTS,
+    "every": Integer(low=1),
+    "per_token": Integer(low=1),
+    "x0": Array(shape=(2,)),
+}
+
+
+@validate_params(_TOKEN_CONSTRAINTS)
 def matched_filter_tokens(
     trajectories, times, freqs, wavevectors, *, every=ref.EVERY, per_token=10, x0=lag.X0
 ):
@@ -117,16 +121,7 @@ def matched_filter_tokens(
     return _tokens(trajectories, times, freqs, wavevectors, every, per_token, x0, reduce)
 
 
-@validate_params(
-    trajectories=_PATHS,
-    times=Array(ndim=1),
-    freqs=Array(ndim=1),
-    wavevectors=_POINTS,
-    every=Integer(low=1),
-    per_token=Integer(low=1),
-    noise=Real(low=0.0, low_open=True),
-    x0=Array(shape=(2,)),
-)
+@validate_params(_TOKEN_CONSTRAINTS, noise=Real(low=0.0, low_open=True))
 def local_posterior_tokens(
     trajectories,
     times,
