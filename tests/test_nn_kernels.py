@@ -292,6 +292,25 @@ def test_dense_does_not_depend_on_the_thread_count(monkeypatch, small_tiles):
             assert np.array_equal(a, c)
 
 
+def test_conv_and_pool_do_not_depend_on_the_thread_count(monkeypatch):
+    """Convolution (blocks of one pixel, rows in the pool, kernel gradients summed per row) and
+    max pooling give the same numbers bit for bit with one and two threads."""
+    monkeypatch.setattr(ops, "CONV_BLOCK_ELEMS", 1)
+    monkeypatch.setattr(ops, "_CACHE_ELEMS", 16)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 10, 10, 5)).astype(np.float32)
+    W = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+
+    def run(x, W):
+        loss = lambda x, W: anp.sum(anp.sin(ops.max_pool(ops.conv2d(x, W, b, pad=1, relu=True))))  # noqa: E731
+        return [ops.conv2d(x, W, b, pad=1), *grad(loss, (0, 1))(x, W)]
+
+    one, two = (_with_threads(monkeypatch, n, run, x, W) for n in (1, 2))
+    for a, c in zip(one, two, strict=True):
+        assert np.array_equal(a, c)
+
+
 def test_attention_shape_errors_name_the_argument():
     with pytest.raises(ShapeError, match="qkv"):
         ops.self_attention(np.zeros((2, 5, 7)), 2)

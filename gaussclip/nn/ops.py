@@ -229,58 +229,157 @@ defvjp(relu, lambda ans, x: lambda g: g * (ans > 0))
 
 
 # --- convolution via im2col -----------------------------------------------------------------
-# Images are stored channels first and batch last, (C, H, W, B): then each row of the im2col
-# matrix, one (channel, kernel offset) pair, is a copy of a shifted (Ho, Wo, B) block made of
-# contiguous runs of Wo * B numbers, the convolution is one long product
-# (O, C kh kw) @ (C kh kw, Ho Wo B) whose result is already the next layer's (O, Ho, Wo, B)
-# input, and the scatter-add of the backward pass runs over the same long runs.
-def _im2col(x, kh, kw, pad):
-    """Rows (C*kh*kw, Ho*Wo*B) of a (C, H, W, B) batch, one row per channel and offset."""
-    if pad:
-        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    C, H, W, B = x.shape
-    Ho, Wo = H - kh + 1, W - kw + 1
-    cols = np.empty((C, kh, kw, Ho, Wo, B), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, i, j] = x[:, i : i + Ho, j : j + Wo, :]
-    return cols.reshape(C * kh * kw, Ho * Wo * B), (Ho, Wo, B)
+# Images are stored channels first and batch last, (C, H, W, B): then the im2col column of
+# output pixel (h, w) and batch item n holds x[c, h + i, w + j, n] for every channel and kernel
+# offset, the convolution is the product (O, C kh kw) @ (C kh kw, Ho Wo B) whose result is
+# already the next layer's (O, Ho, Wo, B) input, and a block of columns (one output row h, a run
+# of pixels w0:w1, the whole batch) is one strided view of x, copied by one call.
+#
+# The columns are never stored whole (for LeNet-5 at batch 512 they are 30-40 MB per layer, which
+# would be written and read back from memory three times a step): both passes run by such
+# blocks, sized to stay in the cache (:data:`CONV_BLOCK_ELEMS`), whose columns are built, used,
+# and rebuilt by the backward pass for the kernel gradient. The output rows are the pool's
+# slices (cut by the shape alone); the kernel and bias gradients are summed per output row and
+# the rows' sums added in a fixed order, so the numbers do not depend on the thread count. The
+# columns' gradient is written whole and gathered back onto the input by slices of input rows,
+# each adding the offsets in the order of a scatter-add over the whole input.
+
+#: Numbers of im2col columns per block: 65536 float32 (256 KB), so a block's columns and the
+#: products they feed stay in a core's 512 KB L2 cache.
+CONV_BLOCK_ELEMS = 1 << 16
+
+
+def _conv_blocks(K, Wo, B):
+    """The runs (w0, w1) of output pixels of one row that make the blocks of a convolution with
+    K = C kh kw numbers per column: about :data:`CONV_BLOCK_ELEMS` numbers each, by the shape
+    alone."""
+    per_block = max(1, CONV_BLOCK_ELEMS // max(K * B, 1))
+    return _tiles(Wo, per_block)
+
+
+def _windows(xp, kh, kw):
+    """The (C, kh, kw, Ho, Wo, B) view ``x[c, h + i, w + j, n]`` of a padded (C, H, W, B) batch
+    (no copy): the im2col columns of output pixel (h, w) and item n are its [:, :, :, h, w, n]."""
+    C, H, W, B = xp.shape
+    s = xp.strides
+    return np.lib.stride_tricks.as_strided(
+        xp,
+        shape=(C, kh, kw, H - kh + 1, W - kw + 1, B),
+        strides=(s[0], s[1], s[2], s[1], s[2], s[3]),
+    )
+
+
+def _block_columns(windows, h, w0, w1):
+    """The im2col columns (C kh kw, (w1 - w0) B) of output row ``h``, pixels ``w0:w1``: one copy
+    of a strided view."""
+    C, kh, kw, _, _, B = windows.shape
+    cols = np.empty((C, kh, kw, w1 - w0, B), dtype=windows.dtype)
+    np.copyto(cols, windows[:, :, :, h, w0:w1])
+    return cols.reshape(C * kh * kw, -1)
+
+
+def _padded(x, pad):
+    return np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else x
 
 
 @primitive
-def _conv(x, W, b, cols, out_shape, pad, relu):
-    y = W.reshape(W.shape[0], -1) @ cols
-    y += b[:, None]
-    if relu:
-        np.maximum(y, 0, out=y)
-    return y.reshape((W.shape[0], *out_shape))
+def _conv(x, W, b, out, pad, relu):
+    return out
+
+
+def _conv_forward(x, W, b, pad, relu):
+    """The convolution (O, Ho, Wo, B) of a (C, H, W, B) batch, by blocks of im2col columns, the
+    output rows in the pool."""
+    n_out, C, kh, kw = W.shape
+    xp = _padded(x, pad)
+    Ho, Wo, B = xp.shape[1] - kh + 1, xp.shape[2] - kw + 1, xp.shape[3]
+    dtype = np.result_type(x, W, b)
+    y = np.empty((n_out, Ho, Wo, B), dtype=dtype)
+    W2 = W.reshape(n_out, -1)
+    y3 = y.reshape(n_out, Ho, Wo * B)
+    bias = np.asarray(b, dtype=dtype)[:, None]
+    blocks = _conv_blocks(C * kh * kw, Wo, B)
+    windows = _windows(xp, kh, kw)
+
+    def row(h):
+        for w0, w1 in blocks:
+            yb = y3[:, h, w0 * B : w1 * B]
+            np.matmul(W2, _block_columns(windows, h, w0, w1), out=yb)
+            yb += bias
+            if relu:
+                np.maximum(yb, 0, out=yb)
+
+    _run(row, range(Ho))
+    return y
+
+
+def _col2im(dcols, x_shape, pad):
+    """The input gradient (C, H, W, B) from the columns' gradient (C, kh, kw, Ho, Wo, B): each
+    input pixel adds the gradients of the columns that copied it, offsets in row-major order,
+    by slices of input rows in the pool (the same sums, in the same order, as one scatter-add
+    per offset over the whole padded input)."""
+    _, kh, kw, Ho, Wo, B = dcols.shape
+    _, H, Wd, _ = x_shape
+    dx = np.empty(x_shape, dtype=dcols.dtype)
+
+    def rows(sl):
+        dx[:, sl] = 0
+        for i in range(kh):
+            # output rows h read padded input row h + i, i.e. input row h + i - pad
+            h0, h1 = max(0, sl.start + pad - i), min(Ho, sl.stop + pad - i)
+            if h0 >= h1:
+                continue
+            for j in range(kw):
+                w0, w1 = max(0, pad - j), min(Wo, Wd + pad - j)
+                if w0 < w1:
+                    dx[:, h0 + i - pad : h1 + i - pad, w0 + j - pad : w1 + j - pad, :] += dcols[
+                        :, i, j, h0:h1, w0:w1, :
+                    ]
+
+    _run(rows, _block_slices(H, Wd * B, min_rows=1))
+    return dx
 
 
 def _conv_vjps(argnums, ans, args, kwargs):
-    x, W, _b, cols, out_shape, pad, relu = args
+    x, W, _b, _out, pad, relu = args
     n_out, C, kh, kw = W.shape
-    Ho, Wo, B = out_shape
+    Ho, Wo, B = ans.shape[1:]
+    K = C * kh * kw
 
     def vjp(g):
-        g2 = g.reshape(n_out, -1)
-        if relu:
-            g2 = g2 * (ans.reshape(n_out, -1) > 0)
-        out = []
-        for argnum in argnums:
-            if argnum == 0:
-                # col2im: scatter-add each (channel, offset) row back onto the padded input
-                dcols = (W.reshape(n_out, -1).T @ g2).reshape(C, kh, kw, Ho, Wo, B)
-                H, Wd = x.shape[1] + 2 * pad, x.shape[2] + 2 * pad
-                dx = np.zeros((C, H, Wd, B), dtype=x.dtype)
-                for i in range(kh):
-                    for j in range(kw):
-                        dx[:, i : i + Ho, j : j + Wo, :] += dcols[:, i, j]
-                out.append(dx[:, pad : H - pad, pad : Wd - pad, :] if pad else dx)
-            elif argnum == 1:
-                out.append((g2 @ cols.T).reshape(W.shape))
-            else:
-                out.append(g2.sum(axis=1))
-        return out
+        dtype = np.result_type(g, W, x)
+        W2 = W.reshape(n_out, -1)
+        windows = _windows(_padded(x, pad), kh, kw)
+        g3, a3 = g.reshape(n_out, Ho, Wo * B), ans.reshape(n_out, Ho, Wo * B)
+        want_x, want_w, want_b = (a in argnums for a in range(3))
+        dcols = np.empty((C, kh, kw, Ho, Wo, B), dtype=dtype) if want_x else None
+        dc3 = None if dcols is None else dcols.reshape(K, Ho, Wo * B)
+        dW = np.zeros((Ho, n_out, K), dtype=dtype)  # per output row, summed in order below
+        db = np.zeros((Ho, n_out), dtype=dtype)
+        blocks = _conv_blocks(K, Wo, B)
+
+        def row(h):
+            for w0, w1 in blocks:
+                gb = g3[:, h, w0 * B : w1 * B]
+                if relu:
+                    gb = gb * (a3[:, h, w0 * B : w1 * B] > 0)
+                if want_w:
+                    dW[h] += gb @ _block_columns(windows, h, w0, w1).T
+                if want_b:
+                    db[h] += gb.sum(axis=1)
+                if want_x:
+                    np.matmul(W2.T, gb, out=dc3[:, h, w0 * B : w1 * B])
+
+        _run(row, range(Ho))
+        grads = {}
+        for a, parts in ((1, dW), (2, db)):
+            total = parts[0].copy()
+            for p in parts[1:]:
+                total += p
+            grads[a] = total.reshape(W.shape) if a == 1 else total
+        if want_x:
+            grads[0] = _col2im(dcols, x.shape, pad)
+        return [grads[a] for a in argnums]
 
     return vjp
 
@@ -293,12 +392,13 @@ def conv2d(x, W, b, pad=0, relu=False):
 
     .. math:: y_{o,h,w,n} = b_o + \sum_{c,i,j} W_{o,c,i,j}\,x_{c,h+i,w+j,n}
 
-    computed as one matrix product of the kernel with the im2col rows.
+    computed as matrix products of the kernel with blocks of im2col columns built in the cache
+    (see the note above :data:`CONV_BLOCK_ELEMS`), the output rows run in the kernels' pool.
 
     Parameters
     ----------
     x : (C, H, W, B) array
-        Channels first, batch last (see the note above :func:`_im2col`).
+        Channels first, batch last.
     W : (O, C, kh, kw) array
         The PyTorch layout of a convolution kernel.
     b : (O,) array
@@ -316,36 +416,56 @@ def conv2d(x, W, b, pad=0, relu=False):
             f"`x` must be (C, H, W, B) with C = {np.shape(W)[1]} input channels; got shape "
             f"{np.shape(x)}."
         )
-    _, _, kh, kw = np.shape(W)
-    cols, out_shape = _im2col(getval(x), kh, kw, pad)
-    return _conv(x, W, b, cols, out_shape, pad, relu)
+    out = _conv_forward(getval(x), getval(W), getval(b), pad, relu)
+    return _conv(x, W, b, out, pad, relu)
 
 
 # --- max pooling ----------------------------------------------------------------------------
+# Slices of output rows (axis 1), cut by the shape alone, run in the pool: a slice of output
+# rows reads and writes its own k rows per output row, in both passes.
 def _offsets(x, k):
     """The k*k strided views x[:, a::k, b::k] of axes 1 and 2, row-major."""
     return [x[:, a::k, b::k] for a in range(k) for b in range(k)]
 
 
+def _pool_slices(x, k):
+    """Slices of output rows, by the shape alone (see :func:`_block_slices`)."""
+    return _block_slices(x.shape[1] // k, x[:, :k].size, min_rows=1)
+
+
 @primitive
 def _max_pool(x, k):
-    views = _offsets(x, k)
-    out = views[0].copy()
-    for view in views[1:]:
-        np.maximum(out, view, out=out)
+    out = np.empty((x.shape[0], x.shape[1] // k, x.shape[2] // k, *x.shape[3:]), dtype=x.dtype)
+
+    def rows(sl):
+        views = _offsets(x[:, k * sl.start : k * sl.stop], k)
+        o = out[:, sl]
+        np.copyto(o, views[0])
+        for view in views[1:]:
+            np.maximum(o, view, out=o)
+
+    _run(rows, _pool_slices(x, k))
     return out
 
 
 def _max_pool_vjp(ans, x, k):
     def vjp(g):
-        dx = np.zeros_like(x)
-        taken = np.zeros(ans.shape, dtype=bool)
-        for (a, b), view in zip(
-            [(a, b) for a in range(k) for b in range(k)], _offsets(x, k), strict=True
-        ):
-            first = (view == ans) & ~taken  # the first maximum in row-major order
-            taken |= first
-            dx[:, a::k, b::k] = g * first
+        dx = np.empty(x.shape, dtype=np.result_type(x, g))
+
+        def rows(sl):
+            xs, d = x[:, k * sl.start : k * sl.stop], dx[:, k * sl.start : k * sl.stop]
+            a, gs = ans[:, sl], g[:, sl]
+            taken = np.zeros(a.shape, dtype=bool)
+            first = np.empty(a.shape, dtype=bool)
+            for (p, q), view in zip(
+                [(p, q) for p in range(k) for q in range(k)], _offsets(xs, k), strict=True
+            ):
+                np.equal(view, a, out=first)  # the first maximum in row-major order
+                first &= ~taken
+                taken |= first
+                np.multiply(gs, first, out=d[:, p::k, q::k])
+
+        _run(rows, _pool_slices(x, k))
         return dx
 
     return vjp
