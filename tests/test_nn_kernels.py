@@ -254,14 +254,30 @@ def test_block_kernels_do_not_depend_on_the_thread_count(monkeypatch, attention_
 
 
 def test_pool_runs_every_slice_once(monkeypatch):
-    """Slices go to the pool in runs of consecutive slices (at most TASKS_PER_THREAD runs per
-    thread); every slice is run exactly once, whatever the thread count."""
+    """The calling thread and the pool's helpers take the slices one at a time; every slice is
+    run exactly once, whatever the thread count."""
     for threads in (1, 2, 3):
         monkeypatch.setenv("GAUSSCLIP_NUM_THREADS", str(threads))
         for n in (1, 5, 100):
             seen = []
             ops._run(seen.append, range(n))
             assert sorted(seen) == list(range(n))
+
+
+def test_pool_runs_nested_calls_in_the_calling_thread(monkeypatch):
+    """A kernel called from a slice running in a helper runs its own slices there (no wait on
+    the busy pool), and an error in a slice reaches the caller."""
+    monkeypatch.setenv("GAUSSCLIP_NUM_THREADS", "2")
+    seen = []
+    ops._run(lambda i: ops._run(lambda j: seen.append((i, j)), range(3)), range(4))
+    assert sorted(seen) == [(i, j) for i in range(4) for j in range(3)]
+
+    def fail(i):
+        if i == 2:
+            raise ValueError("slice 2")
+
+    with pytest.raises(ValueError, match="slice 2"):
+        ops._run(fail, range(4))
 
 
 def test_dense_does_not_depend_on_the_thread_count(monkeypatch, small_tiles):

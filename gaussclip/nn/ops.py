@@ -17,6 +17,7 @@ layout that makes im2col rows long contiguous copies (see :func:`conv2d`); seque
 import functools
 import itertools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import autograd.numpy as anp
@@ -69,31 +70,50 @@ def _cut(n, parts):
     return [slice(a, b) for a, b in itertools.pairwise(edges)]
 
 
-#: With several threads, the slices of a kernel are handed to the pool in at most this many
-#: runs of consecutive slices per thread: a task costs tens of microseconds of the pool's
-#: bookkeeping (40 us each, measured on the shared 2-core machine under load), too much for one
-#: cache-sized block, while a few tasks per thread still even out a thread that gets less time.
-TASKS_PER_THREAD = 8
+_IN_POOL = threading.local()  # set in the pool's helper threads while they run slices
+_DONE = object()
 
 
 def _run(fn, slices):
+    """Call ``fn`` on every slice, once each: in the calling thread alone with one thread (or
+    one slice), else in the calling thread together with ``num_threads() - 1`` helpers of the
+    pool, each taking the next slice not yet taken until none is left.
+
+    The calling thread works instead of waiting, so a call costs one hand-over to a helper (a
+    wake-up, tens of microseconds on a virtual machine) instead of one per task and a second
+    for the result. Which thread runs a slice does not change what the slice computes."""
     threads = num_threads()
     slices = list(slices)
-    if threads == 1 or len(slices) == 1:
+    if threads == 1 or len(slices) == 1 or getattr(_IN_POOL, "active", False):
         for sl in slices:
             fn(sl)
         return
     if _POOL["threads"] != threads:
-        _POOL["executor"] = ThreadPoolExecutor(max_workers=threads)
+        _POOL["executor"] = ThreadPoolExecutor(max_workers=threads - 1)
         _POOL["threads"] = threads
+    queue, lock = iter(slices), threading.Lock()
 
-    def run_all(run):
-        for sl in run:
+    def work():
+        while True:
+            with lock:
+                sl = next(queue, _DONE)
+            if sl is _DONE:
+                return
             fn(sl)
 
-    runs = [slices[c] for c in _cut(len(slices), min(len(slices), TASKS_PER_THREAD * threads))]
-    for future in [_POOL["executor"].submit(run_all, run) for run in runs]:
-        future.result()
+    def helper():
+        _IN_POOL.active = True
+        try:
+            work()
+        finally:
+            _IN_POOL.active = False
+
+    helpers = [_POOL["executor"].submit(helper) for _ in range(min(threads, len(slices)) - 1)]
+    try:
+        work()
+    finally:
+        for future in helpers:
+            future.result()
 
 
 def _flat2(x):
@@ -244,9 +264,12 @@ defvjp(relu, lambda ans, x: lambda g: g * (ans > 0))
 # columns' gradient is written whole and gathered back onto the input by slices of input rows,
 # each adding the offsets in the order of a scatter-add over the whole input.
 
-#: Numbers of im2col columns per block: 65536 float32 (256 KB), so a block's columns and the
-#: products they feed stay in a core's 512 KB L2 cache.
-CONV_BLOCK_ELEMS = 1 << 16
+#: Numbers of im2col columns per block, at most: 2^20 float32 (4 MB, within the 32 MB L3 cache), so
+#: a block is a whole output row for LeNet-5 at batch 512 (1.4 and 3 MB). Blocks this long make
+#: each NumPy call last hundreds of microseconds: with two threads, every call hands Python's GIL
+#: over (a context switch, tens of microseconds on a virtual machine), so blocks of the L2
+#: cache's size (256 KB) ran slower on two threads than on one.
+CONV_BLOCK_ELEMS = 1 << 20
 
 
 def _conv_blocks(K, Wo, B):
@@ -429,8 +452,11 @@ def _offsets(x, k):
 
 
 def _pool_slices(x, k):
-    """Slices of output rows, by the shape alone (see :func:`_block_slices`)."""
-    return _block_slices(x.shape[1] // k, x[:, :k].size, min_rows=1)
+    """Slices of output rows of at least about :data:`CONV_BLOCK_ELEMS` / 2 input numbers, by the
+    shape alone (long NumPy calls, as for the convolution's blocks)."""
+    rows = x.shape[1] // k
+    per_slice = max(1, (CONV_BLOCK_ELEMS // 2) // max(x[:, :k].size, 1))
+    return _cut(rows, max(1, rows // per_slice))
 
 
 @primitive
