@@ -264,8 +264,8 @@ defvjp(relu, lambda ans, x: lambda g: g * (ans > 0))
 # and rebuilt by the backward pass for the kernel gradient. The output rows are the pool's
 # slices (cut by the shape alone); the kernel and bias gradients are summed per output row and
 # the rows' sums added in a fixed order, so the numbers do not depend on the thread count. The
-# columns' gradient is written whole and gathered back onto the input by slices of input rows,
-# each adding the offsets in the order of a scatter-add over the whole input.
+# input gradient runs by input channels: a channel's columns' gradient (one product) gathered
+# back onto it, the offsets added in the order of a scatter-add over the whole input.
 
 #: Numbers of im2col columns per block, at most: 2^20 float32 (4 MB, within the 32 MB L3 cache), so
 #: a block is a whole output row for LeNet-5 at batch 512 (1.4 and 3 MB). Blocks this long make
@@ -339,30 +339,33 @@ def _conv_forward(x, W, b, pad, relu):
     return y
 
 
-def _col2im(dcols, x_shape, pad):
-    """The input gradient (C, H, W, B) from the columns' gradient (C, kh, kw, Ho, Wo, B): each
-    input pixel adds the gradients of the columns that copied it, offsets in row-major order,
-    by slices of input rows in the pool (the same sums, in the same order, as one scatter-add
-    per offset over the whole padded input)."""
-    _, kh, kw, Ho, Wo, B = dcols.shape
+def _conv_input_grad(W, g2, x_shape, pad, out_shape):
+    """The input gradient (C, H, W, B) of a convolution from its output gradient ``g2``
+    (O, Ho Wo B), one input channel per slice of the pool: the channel's im2col gradient
+    :math:`W_c^\top g` (kh kw, Ho Wo B) by one product, then gathered back (col2im): each
+    input pixel adds the gradients of the columns that copied it, offsets in row-major order
+    (the sums, in the order, of one scatter-add per offset over the whole padded input)."""
+    n_out, C, kh, kw = W.shape
+    Ho, Wo, B = out_shape
     _, H, Wd, _ = x_shape
-    dx = np.empty(x_shape, dtype=dcols.dtype)
+    dtype = np.result_type(W, g2)
+    dx = np.empty(x_shape, dtype=dtype)
+    Wt = W.reshape(n_out, C, kh * kw).transpose(1, 2, 0)  # (C, kh kw, O)
 
-    def rows(sl):
-        dx[:, sl] = 0
+    def channel(c):
+        dcols = (Wt[c] @ g2).reshape(kh, kw, Ho, Wo, B)
+        dx[c] = 0
         for i in range(kh):
             # output rows h read padded input row h + i, i.e. input row h + i - pad
-            h0, h1 = max(0, sl.start + pad - i), min(Ho, sl.stop + pad - i)
-            if h0 >= h1:
-                continue
+            h0, h1 = max(0, pad - i), min(Ho, H + pad - i)
             for j in range(kw):
                 w0, w1 = max(0, pad - j), min(Wo, Wd + pad - j)
-                if w0 < w1:
-                    dx[:, h0 + i - pad : h1 + i - pad, w0 + j - pad : w1 + j - pad, :] += dcols[
-                        :, i, j, h0:h1, w0:w1, :
+                if h0 < h1 and w0 < w1:
+                    dx[c, h0 + i - pad : h1 + i - pad, w0 + j - pad : w1 + j - pad] += dcols[
+                        i, j, h0:h1, w0:w1
                     ]
 
-    _run(rows, _block_slices(H, Wd * B, min_rows=1))
+    _run(channel, range(C))
     return dx
 
 
@@ -374,12 +377,9 @@ def _conv_vjps(argnums, ans, args, kwargs):
 
     def vjp(g):
         dtype = np.result_type(g, W, x)
-        W2 = W.reshape(n_out, -1)
         windows = _windows(_padded(x, pad), kh, kw)
         g3, a3 = g.reshape(n_out, Ho, Wo * B), ans.reshape(n_out, Ho, Wo * B)
         want_x, want_w, want_b = (a in argnums for a in range(3))
-        dcols = np.empty((C, kh, kw, Ho, Wo, B), dtype=dtype) if want_x else None
-        dc3 = None if dcols is None else dcols.reshape(K, Ho, Wo * B)
         dW = np.zeros((Ho, n_out, K), dtype=dtype)  # per output row, summed in order below
         db = np.zeros((Ho, n_out), dtype=dtype)
         blocks = _conv_blocks(K, Wo, B)
@@ -393,8 +393,6 @@ def _conv_vjps(argnums, ans, args, kwargs):
                     dW[h] += gb @ _block_columns(windows, h, w0, w1).T
                 if want_b:
                     db[h] += gb.sum(axis=1)
-                if want_x:
-                    np.matmul(W2.T, gb, out=dc3[:, h, w0 * B : w1 * B])
 
         _run(row, range(Ho))
         grads = {}
@@ -404,7 +402,10 @@ def _conv_vjps(argnums, ans, args, kwargs):
                 total += p
             grads[a] = total.reshape(W.shape) if a == 1 else total
         if want_x:
-            grads[0] = _col2im(dcols, x.shape, pad)
+            g2 = g.reshape(n_out, -1)
+            if relu:
+                g2 = g2 * (ans.reshape(n_out, -1) > 0)
+            grads[0] = _conv_input_grad(W, g2, x.shape, pad, (Ho, Wo, B))
         return [grads[a] for a in argnums]
 
     return vjp
