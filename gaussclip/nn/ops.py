@@ -463,37 +463,43 @@ def _pool_slices(x, k):
     return _cut(rows, max(1, rows // per_slice))
 
 
-@primitive
-def _max_pool(x, k):
+def _max_pool_forward(x, k):
+    """The pooled (C, H/k, W/k, ...) array and, per output, the row-major index (uint8) of the
+    first maximum of its window, by slices of output rows in the pool."""
     out = np.empty((x.shape[0], x.shape[1] // k, x.shape[2] // k, *x.shape[3:]), dtype=x.dtype)
+    first = np.empty(out.shape, dtype=np.uint8)
 
     def rows(sl):
         views = _offsets(x[:, k * sl.start : k * sl.stop], k)
-        o = out[:, sl]
+        o, f = out[:, sl], first[:, sl]
         np.copyto(o, views[0])
-        for view in views[1:]:
+        f[...] = 0
+        for n, view in enumerate(views[1:], 1):
+            # n where strictly above the maximum so far (an earlier equal maximum keeps its
+            # index), else 0: the indices grow with n, so the larger one is the one to keep
+            above = np.greater(view, o).view(np.uint8)
+            above *= np.uint8(n)
+            np.maximum(f, above, out=f)
             np.maximum(o, view, out=o)
 
     _run(rows, _pool_slices(x, k))
+    return out, first
+
+
+@primitive
+def _max_pool(x, k, first, out):
     return out
 
 
-def _max_pool_vjp(ans, x, k):
+def _max_pool_vjp(ans, x, k, first, out):
     def vjp(g):
         dx = np.empty(x.shape, dtype=np.result_type(x, g))
+        offsets = [(p, q) for p in range(k) for q in range(k)]
 
         def rows(sl):
-            xs, d = x[:, k * sl.start : k * sl.stop], dx[:, k * sl.start : k * sl.stop]
-            a, gs = ans[:, sl], g[:, sl]
-            taken = np.zeros(a.shape, dtype=bool)
-            first = np.empty(a.shape, dtype=bool)
-            for (p, q), view in zip(
-                [(p, q) for p in range(k) for q in range(k)], _offsets(xs, k), strict=True
-            ):
-                np.equal(view, a, out=first)  # the first maximum in row-major order
-                first &= ~taken
-                taken |= first
-                np.multiply(gs, first, out=d[:, p::k, q::k])
+            f, gs, d = first[:, sl], g[:, sl], dx[:, k * sl.start : k * sl.stop]
+            for n, (p, q) in enumerate(offsets):
+                np.multiply(gs, f == n, out=d[:, p::k, q::k])
 
         _run(rows, _pool_slices(x, k))
         return dx
@@ -521,7 +527,8 @@ def max_pool(x, k=2):
     H, W = np.shape(x)[1:3]
     if H % k or W % k:
         raise ShapeError(f"max_pool needs H and W divisible by k={k}; got shape {np.shape(x)}.")
-    return _max_pool(x, k)
+    out, first = _max_pool_forward(getval(x), k)
+    return _max_pool(x, k, first, out)
 
 
 # --- layer norm -----------------------------------------------------------------------------
