@@ -390,7 +390,10 @@ def _conv_vjps(argnums, ans, args, kwargs):
                 if relu:
                     gb = gb * (a3[:, h, w0 * B : w1 * B] > 0)
                 if want_w:
-                    dW[h] += gb @ _block_columns(windows, h, w0, w1).T
+                    # np.dot, not matmul: NumPy's matmul of these (O, n) @ (n, C kh kw)
+                    # products with a long reduction held the GIL, so two threads ran them one
+                    # after the other (measured: the LeNet-5 step 10-15% faster on two threads)
+                    dW[h] += np.dot(gb, _block_columns(windows, h, w0, w1).T)
                 if want_b:
                     db[h] += gb.sum(axis=1)
 
