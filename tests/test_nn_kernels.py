@@ -327,6 +327,23 @@ def test_conv_and_pool_do_not_depend_on_the_thread_count(monkeypatch):
         assert np.array_equal(a, c)
 
 
+def test_lenet_step_does_not_depend_on_the_thread_count(monkeypatch):
+    """A LeNet-5 loss and its gradients at the default blocks, bit for bit with 1 and 2 threads."""
+    from gaussclip.nn import lenet
+
+    rng = np.random.default_rng(8)
+    params = lenet.init(rng)
+    x = rng.random((24, 28, 28), dtype=np.float32)
+
+    def run(params):
+        loss = lambda p: anp.sum(anp.sin(lenet.apply(p, x)))  # noqa: E731
+        return [loss(params), *(g for layer in grad(loss)(params).values() for g in layer.values())]
+
+    one, two = (_with_threads(monkeypatch, n, run, params) for n in (1, 2))
+    for a, c in zip(one, two, strict=True):
+        assert np.array_equal(a, c)
+
+
 def test_attention_shape_errors_name_the_argument():
     with pytest.raises(ShapeError, match="qkv"):
         ops.self_attention(np.zeros((2, 5, 7)), 2)
