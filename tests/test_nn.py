@@ -16,7 +16,11 @@ def rev(f):
 
 @pytest.mark.parametrize("pad", [0, 2])
 @pytest.mark.parametrize("relu", [False, True])
-def test_conv2d_matches_direct_sum_and_gradient(pad, relu):
+@pytest.mark.parametrize("block", [None, 1])
+def test_conv2d_matches_direct_sum_and_gradient(pad, relu, block, monkeypatch):
+    """Default blocks (one per output row here) and blocks of one output pixel."""
+    if block is not None:
+        monkeypatch.setattr(ops, "CONV_BLOCK_ELEMS", block)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 7, 6, 2))  # (C, H, W, B)
     W = rng.standard_normal((4, 3, 3, 2))  # (O, C, kh, kw)

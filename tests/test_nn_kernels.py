@@ -254,14 +254,30 @@ def test_block_kernels_do_not_depend_on_the_thread_count(monkeypatch, attention_
 
 
 def test_pool_runs_every_slice_once(monkeypatch):
-    """Slices go to the pool in runs of consecutive slices (at most TASKS_PER_THREAD runs per
-    thread); every slice is run exactly once, whatever the thread count."""
+    """The calling thread and the pool's helpers take the slices one at a time; every slice is
+    run exactly once, whatever the thread count."""
     for threads in (1, 2, 3):
         monkeypatch.setenv("GAUSSCLIP_NUM_THREADS", str(threads))
         for n in (1, 5, 100):
             seen = []
             ops._run(seen.append, range(n))
             assert sorted(seen) == list(range(n))
+
+
+def test_pool_runs_nested_calls_in_the_calling_thread(monkeypatch):
+    """A kernel called from a slice running in a helper runs its own slices there (no wait on
+    the busy pool), and an error in a slice reaches the caller."""
+    monkeypatch.setenv("GAUSSCLIP_NUM_THREADS", "2")
+    seen = []
+    ops._run(lambda i: ops._run(lambda j: seen.append((i, j)), range(3)), range(4))
+    assert sorted(seen) == [(i, j) for i in range(4) for j in range(3)]
+
+    def fail(i):
+        if i == 2:
+            raise ValueError("slice 2")
+
+    with pytest.raises(ValueError, match="slice 2"):
+        ops._run(fail, range(4))
 
 
 def test_dense_does_not_depend_on_the_thread_count(monkeypatch, small_tiles):
@@ -290,6 +306,42 @@ def test_dense_does_not_depend_on_the_thread_count(monkeypatch, small_tiles):
         one, two = (_with_threads(monkeypatch, n, run, x, W) for n in (1, 2))
         for a, c in zip(one, two, strict=True):
             assert np.array_equal(a, c)
+
+
+def test_conv_and_pool_do_not_depend_on_the_thread_count(monkeypatch):
+    """Convolution (blocks of one pixel, rows in the pool, kernel gradients summed per row) and
+    max pooling give the same numbers bit for bit with one and two threads."""
+    monkeypatch.setattr(ops, "CONV_BLOCK_ELEMS", 1)
+    monkeypatch.setattr(ops, "_CACHE_ELEMS", 16)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((3, 10, 10, 5)).astype(np.float32)
+    W = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+
+    def run(x, W):
+        loss = lambda x, W: anp.sum(anp.sin(ops.max_pool(ops.conv2d(x, W, b, pad=1, relu=True))))  # noqa: E731
+        return [ops.conv2d(x, W, b, pad=1), *grad(loss, (0, 1))(x, W)]
+
+    one, two = (_with_threads(monkeypatch, n, run, x, W) for n in (1, 2))
+    for a, c in zip(one, two, strict=True):
+        assert np.array_equal(a, c)
+
+
+def test_lenet_step_does_not_depend_on_the_thread_count(monkeypatch):
+    """A LeNet-5 loss and its gradients at the default blocks, bit for bit with 1 and 2 threads."""
+    from gaussclip.nn import lenet
+
+    rng = np.random.default_rng(8)
+    params = lenet.init(rng)
+    x = rng.random((24, 28, 28), dtype=np.float32)
+
+    def run(params):
+        loss = lambda p: anp.sum(anp.sin(lenet.apply(p, x)))  # noqa: E731
+        return [loss(params), *(g for layer in grad(loss)(params).values() for g in layer.values())]
+
+    one, two = (_with_threads(monkeypatch, n, run, params) for n in (1, 2))
+    for a, c in zip(one, two, strict=True):
+        assert np.array_equal(a, c)
 
 
 def test_attention_shape_errors_name_the_argument():

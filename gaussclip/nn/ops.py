@@ -17,6 +17,7 @@ layout that makes im2col rows long contiguous copies (see :func:`conv2d`); seque
 import functools
 import itertools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import autograd.numpy as anp
@@ -36,9 +37,12 @@ from ..errors import ShapeError
 # these kernels' results do not depend on the number of threads or their scheduling.
 _POOL = {"threads": None, "executor": None}
 
-#: Numbers per block of a cache-blocked kernel: 32768 float32 (128 KB), so a block and the two
-#: or three temporaries of its chain stay within a 512 KB L2 cache.
-_CACHE_ELEMS = 1 << 15
+#: Numbers per block of a cache-blocked kernel: 131072 float32 (512 KB), so a block and the two
+#: or three temporaries of its chain stay within the 32 MB L3 cache, and each NumPy call of the
+#: chain lasts long enough (tens to hundreds of microseconds) that two threads handing Python's
+#: GIL to each other around the calls do not spend more than the second core gives. (Blocks of
+#: 128 KB, within the L2 cache, made the transformer's step 10% slower on one thread and on two.)
+_CACHE_ELEMS = 1 << 17
 
 
 def num_threads():
@@ -69,31 +73,50 @@ def _cut(n, parts):
     return [slice(a, b) for a, b in itertools.pairwise(edges)]
 
 
-#: With several threads, the slices of a kernel are handed to the pool in at most this many
-#: runs of consecutive slices per thread: a task costs tens of microseconds of the pool's
-#: bookkeeping (40 us each, measured on the shared 2-core machine under load), too much for one
-#: cache-sized block, while a few tasks per thread still even out a thread that gets less time.
-TASKS_PER_THREAD = 8
+_IN_POOL = threading.local()  # set in the pool's helper threads while they run slices
+_DONE = object()
 
 
 def _run(fn, slices):
+    """Call ``fn`` on every slice, once each: in the calling thread alone with one thread (or
+    one slice), else in the calling thread together with ``num_threads() - 1`` helpers of the
+    pool, each taking the next slice not yet taken until none is left.
+
+    The calling thread works instead of waiting, so a call costs one hand-over to a helper (a
+    wake-up, tens of microseconds on a virtual machine) instead of one per task and a second
+    for the result. Which thread runs a slice does not change what the slice computes."""
     threads = num_threads()
     slices = list(slices)
-    if threads == 1 or len(slices) == 1:
+    if threads == 1 or len(slices) == 1 or getattr(_IN_POOL, "active", False):
         for sl in slices:
             fn(sl)
         return
     if _POOL["threads"] != threads:
-        _POOL["executor"] = ThreadPoolExecutor(max_workers=threads)
+        _POOL["executor"] = ThreadPoolExecutor(max_workers=threads - 1)
         _POOL["threads"] = threads
+    queue, lock = iter(slices), threading.Lock()
 
-    def run_all(run):
-        for sl in run:
+    def work():
+        while True:
+            with lock:
+                sl = next(queue, _DONE)
+            if sl is _DONE:
+                return
             fn(sl)
 
-    runs = [slices[c] for c in _cut(len(slices), min(len(slices), TASKS_PER_THREAD * threads))]
-    for future in [_POOL["executor"].submit(run_all, run) for run in runs]:
-        future.result()
+    def helper():
+        _IN_POOL.active = True
+        try:
+            work()
+        finally:
+            _IN_POOL.active = False
+
+    helpers = [_POOL["executor"].submit(helper) for _ in range(min(threads, len(slices)) - 1)]
+    try:
+        work()
+    finally:
+        for future in helpers:
+            future.result()
 
 
 def _flat2(x):
@@ -229,58 +252,164 @@ defvjp(relu, lambda ans, x: lambda g: g * (ans > 0))
 
 
 # --- convolution via im2col -----------------------------------------------------------------
-# Images are stored channels first and batch last, (C, H, W, B): then each row of the im2col
-# matrix, one (channel, kernel offset) pair, is a copy of a shifted (Ho, Wo, B) block made of
-# contiguous runs of Wo * B numbers, the convolution is one long product
-# (O, C kh kw) @ (C kh kw, Ho Wo B) whose result is already the next layer's (O, Ho, Wo, B)
-# input, and the scatter-add of the backward pass runs over the same long runs.
-def _im2col(x, kh, kw, pad):
-    """Rows (C*kh*kw, Ho*Wo*B) of a (C, H, W, B) batch, one row per channel and offset."""
-    if pad:
-        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    C, H, W, B = x.shape
-    Ho, Wo = H - kh + 1, W - kw + 1
-    cols = np.empty((C, kh, kw, Ho, Wo, B), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            cols[:, i, j] = x[:, i : i + Ho, j : j + Wo, :]
-    return cols.reshape(C * kh * kw, Ho * Wo * B), (Ho, Wo, B)
+# Images are stored channels first and batch last, (C, H, W, B): then the im2col column of
+# output pixel (h, w) and batch item n holds x[c, h + i, w + j, n] for every channel and kernel
+# offset, the convolution is the product (O, C kh kw) @ (C kh kw, Ho Wo B) whose result is
+# already the next layer's (O, Ho, Wo, B) input, and a block of columns (one output row h, a run
+# of pixels w0:w1, the whole batch) is one strided view of x, copied by one call.
+#
+# The columns are never stored whole (for LeNet-5 at batch 512 they are 30-40 MB per layer, which
+# would be written and read back from memory three times a step): both passes run by such
+# blocks, sized to stay in the cache (:data:`CONV_BLOCK_ELEMS`), whose columns are built, used,
+# and rebuilt by the backward pass for the kernel gradient. The output rows are the pool's
+# slices (cut by the shape alone); the kernel and bias gradients are summed per output row and
+# the rows' sums added in a fixed order, so the numbers do not depend on the thread count. The
+# input gradient runs by input channels: a channel's columns' gradient (one product) gathered
+# back onto it, the offsets added in the order of a scatter-add over the whole input.
+
+#: Numbers of im2col columns per block, at most: 2^20 float32 (4 MB, within the 32 MB L3 cache), so
+#: a block is a whole output row for LeNet-5 at batch 512 (1.4 and 3 MB). Blocks this long make
+#: each NumPy call last hundreds of microseconds: with two threads, every call hands Python's GIL
+#: over (a context switch, tens of microseconds on a virtual machine), so blocks of the L2
+#: cache's size (256 KB) ran slower on two threads than on one.
+CONV_BLOCK_ELEMS = 1 << 20
+
+
+def _conv_blocks(K, Wo, B):
+    """The runs (w0, w1) of output pixels of one row that make the blocks of a convolution with
+    K = C kh kw numbers per column: about :data:`CONV_BLOCK_ELEMS` numbers each, by the shape
+    alone."""
+    per_block = max(1, CONV_BLOCK_ELEMS // max(K * B, 1))
+    return _tiles(Wo, per_block)
+
+
+def _windows(xp, kh, kw):
+    """The (C, kh, kw, Ho, Wo, B) view ``x[c, h + i, w + j, n]`` of a padded (C, H, W, B) batch
+    (no copy): the im2col columns of output pixel (h, w) and item n are its [:, :, :, h, w, n]."""
+    C, H, W, B = xp.shape
+    s = xp.strides
+    return np.lib.stride_tricks.as_strided(
+        xp,
+        shape=(C, kh, kw, H - kh + 1, W - kw + 1, B),
+        strides=(s[0], s[1], s[2], s[1], s[2], s[3]),
+    )
+
+
+def _block_columns(windows, h, w0, w1):
+    """The im2col columns (C kh kw, (w1 - w0) B) of output row ``h``, pixels ``w0:w1``: one copy
+    of a strided view."""
+    C, kh, kw, _, _, B = windows.shape
+    cols = np.empty((C, kh, kw, w1 - w0, B), dtype=windows.dtype)
+    np.copyto(cols, windows[:, :, :, h, w0:w1])
+    return cols.reshape(C * kh * kw, -1)
+
+
+def _padded(x, pad):
+    return np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else x
 
 
 @primitive
-def _conv(x, W, b, cols, out_shape, pad, relu):
-    y = W.reshape(W.shape[0], -1) @ cols
-    y += b[:, None]
-    if relu:
-        np.maximum(y, 0, out=y)
-    return y.reshape((W.shape[0], *out_shape))
+def _conv(x, W, b, out, pad, relu):
+    return out
+
+
+def _conv_forward(x, W, b, pad, relu):
+    """The convolution (O, Ho, Wo, B) of a (C, H, W, B) batch, by blocks of im2col columns, the
+    output rows in the pool."""
+    n_out, C, kh, kw = W.shape
+    xp = _padded(x, pad)
+    Ho, Wo, B = xp.shape[1] - kh + 1, xp.shape[2] - kw + 1, xp.shape[3]
+    dtype = np.result_type(x, W, b)
+    y = np.empty((n_out, Ho, Wo, B), dtype=dtype)
+    W2 = W.reshape(n_out, -1)
+    y3 = y.reshape(n_out, Ho, Wo * B)
+    bias = np.asarray(b, dtype=dtype)[:, None]
+    blocks = _conv_blocks(C * kh * kw, Wo, B)
+    windows = _windows(xp, kh, kw)
+
+    def row(h):
+        for w0, w1 in blocks:
+            yb = y3[:, h, w0 * B : w1 * B]
+            np.matmul(W2, _block_columns(windows, h, w0, w1), out=yb)
+            yb += bias
+            if relu:
+                np.maximum(yb, 0, out=yb)
+
+    _run(row, range(Ho))
+    return y
+
+
+def _conv_input_grad(W, g2, x_shape, pad, out_shape):
+    """The input gradient (C, H, W, B) of a convolution from its output gradient ``g2``
+    (O, Ho Wo B), one input channel per slice of the pool: the channel's im2col gradient
+    :math:`W_c^\top g` (kh kw, Ho Wo B) by one product, then gathered back (col2im): each
+    input pixel adds the gradients of the columns that copied it, offsets in row-major order
+    (the sums, in the order, of one scatter-add per offset over the whole padded input)."""
+    n_out, C, kh, kw = W.shape
+    Ho, Wo, B = out_shape
+    _, H, Wd, _ = x_shape
+    dtype = np.result_type(W, g2)
+    dx = np.empty(x_shape, dtype=dtype)
+    Wt = W.reshape(n_out, C, kh * kw).transpose(1, 2, 0)  # (C, kh kw, O)
+
+    def channel(c):
+        dcols = (Wt[c] @ g2).reshape(kh, kw, Ho, Wo, B)
+        dx[c] = 0
+        for i in range(kh):
+            # output rows h read padded input row h + i, i.e. input row h + i - pad
+            h0, h1 = max(0, pad - i), min(Ho, H + pad - i)
+            for j in range(kw):
+                w0, w1 = max(0, pad - j), min(Wo, Wd + pad - j)
+                if h0 < h1 and w0 < w1:
+                    dx[c, h0 + i - pad : h1 + i - pad, w0 + j - pad : w1 + j - pad] += dcols[
+                        i, j, h0:h1, w0:w1
+                    ]
+
+    _run(channel, range(C))
+    return dx
 
 
 def _conv_vjps(argnums, ans, args, kwargs):
-    x, W, _b, cols, out_shape, pad, relu = args
+    x, W, _b, _out, pad, relu = args
     n_out, C, kh, kw = W.shape
-    Ho, Wo, B = out_shape
+    Ho, Wo, B = ans.shape[1:]
+    K = C * kh * kw
 
     def vjp(g):
-        g2 = g.reshape(n_out, -1)
-        if relu:
-            g2 = g2 * (ans.reshape(n_out, -1) > 0)
-        out = []
-        for argnum in argnums:
-            if argnum == 0:
-                # col2im: scatter-add each (channel, offset) row back onto the padded input
-                dcols = (W.reshape(n_out, -1).T @ g2).reshape(C, kh, kw, Ho, Wo, B)
-                H, Wd = x.shape[1] + 2 * pad, x.shape[2] + 2 * pad
-                dx = np.zeros((C, H, Wd, B), dtype=x.dtype)
-                for i in range(kh):
-                    for j in range(kw):
-                        dx[:, i : i + Ho, j : j + Wo, :] += dcols[:, i, j]
-                out.append(dx[:, pad : H - pad, pad : Wd - pad, :] if pad else dx)
-            elif argnum == 1:
-                out.append((g2 @ cols.T).reshape(W.shape))
-            else:
-                out.append(g2.sum(axis=1))
-        return out
+        dtype = np.result_type(g, W, x)
+        windows = _windows(_padded(x, pad), kh, kw)
+        g3, a3 = g.reshape(n_out, Ho, Wo * B), ans.reshape(n_out, Ho, Wo * B)
+        want_x, want_w, want_b = (a in argnums for a in range(3))
+        dW = np.zeros((Ho, n_out, K), dtype=dtype)  # per output row, summed in order below
+        db = np.zeros((Ho, n_out), dtype=dtype)
+        blocks = _conv_blocks(K, Wo, B)
+
+        def row(h):
+            for w0, w1 in blocks:
+                gb = g3[:, h, w0 * B : w1 * B]
+                if relu:
+                    gb = gb * (a3[:, h, w0 * B : w1 * B] > 0)
+                if want_w:
+                    # np.dot, not matmul: NumPy's matmul of these (O, n) @ (n, C kh kw)
+                    # products with a long reduction held the GIL, so two threads ran them one
+                    # after the other (measured: the LeNet-5 step 10-15% faster on two threads)
+                    dW[h] += np.dot(gb, _block_columns(windows, h, w0, w1).T)
+                if want_b:
+                    db[h] += gb.sum(axis=1)
+
+        _run(row, range(Ho))
+        grads = {}
+        for a, parts in ((1, dW), (2, db)):
+            total = parts[0].copy()
+            for p in parts[1:]:
+                total += p
+            grads[a] = total.reshape(W.shape) if a == 1 else total
+        if want_x:
+            g2 = g.reshape(n_out, -1)
+            if relu:
+                g2 = g2 * (ans.reshape(n_out, -1) > 0)
+            grads[0] = _conv_input_grad(W, g2, x.shape, pad, (Ho, Wo, B))
+        return [grads[a] for a in argnums]
 
     return vjp
 
@@ -293,12 +422,13 @@ def conv2d(x, W, b, pad=0, relu=False):
 
     .. math:: y_{o,h,w,n} = b_o + \sum_{c,i,j} W_{o,c,i,j}\,x_{c,h+i,w+j,n}
 
-    computed as one matrix product of the kernel with the im2col rows.
+    computed as matrix products of the kernel with blocks of im2col columns built in the cache
+    (see the note above :data:`CONV_BLOCK_ELEMS`), the output rows run in the kernels' pool.
 
     Parameters
     ----------
     x : (C, H, W, B) array
-        Channels first, batch last (see the note above :func:`_im2col`).
+        Channels first, batch last.
     W : (O, C, kh, kw) array
         The PyTorch layout of a convolution kernel.
     b : (O,) array
@@ -316,36 +446,65 @@ def conv2d(x, W, b, pad=0, relu=False):
             f"`x` must be (C, H, W, B) with C = {np.shape(W)[1]} input channels; got shape "
             f"{np.shape(x)}."
         )
-    _, _, kh, kw = np.shape(W)
-    cols, out_shape = _im2col(getval(x), kh, kw, pad)
-    return _conv(x, W, b, cols, out_shape, pad, relu)
+    out = _conv_forward(getval(x), getval(W), getval(b), pad, relu)
+    return _conv(x, W, b, out, pad, relu)
 
 
 # --- max pooling ----------------------------------------------------------------------------
+# Slices of output rows (axis 1), cut by the shape alone, run in the pool: a slice of output
+# rows reads and writes its own k rows per output row, in both passes.
 def _offsets(x, k):
     """The k*k strided views x[:, a::k, b::k] of axes 1 and 2, row-major."""
     return [x[:, a::k, b::k] for a in range(k) for b in range(k)]
 
 
+def _pool_slices(x, k):
+    """Slices of output rows of at least about :data:`CONV_BLOCK_ELEMS` / 2 input numbers, by the
+    shape alone (long NumPy calls, as for the convolution's blocks)."""
+    rows = x.shape[1] // k
+    per_slice = max(1, (CONV_BLOCK_ELEMS // 2) // max(x[:, :k].size, 1))
+    return _cut(rows, max(1, rows // per_slice))
+
+
+def _max_pool_forward(x, k):
+    """The pooled (C, H/k, W/k, ...) array and, per output, the row-major index (uint8) of the
+    first maximum of its window, by slices of output rows in the pool."""
+    out = np.empty((x.shape[0], x.shape[1] // k, x.shape[2] // k, *x.shape[3:]), dtype=x.dtype)
+    first = np.empty(out.shape, dtype=np.uint8)
+
+    def rows(sl):
+        views = _offsets(x[:, k * sl.start : k * sl.stop], k)
+        o, f = out[:, sl], first[:, sl]
+        np.copyto(o, views[0])
+        f[...] = 0
+        for n, view in enumerate(views[1:], 1):
+            # n where strictly above the maximum so far (an earlier equal maximum keeps its
+            # index), else 0: the indices grow with n, so the larger one is the one to keep
+            above = np.greater(view, o).view(np.uint8)
+            above *= np.uint8(n)
+            np.maximum(f, above, out=f)
+            np.maximum(o, view, out=o)
+
+    _run(rows, _pool_slices(x, k))
+    return out, first
+
+
 @primitive
-def _max_pool(x, k):
-    views = _offsets(x, k)
-    out = views[0].copy()
-    for view in views[1:]:
-        np.maximum(out, view, out=out)
+def _max_pool(x, k, first, out):
     return out
 
 
-def _max_pool_vjp(ans, x, k):
+def _max_pool_vjp(ans, x, k, first, out):
     def vjp(g):
-        dx = np.zeros_like(x)
-        taken = np.zeros(ans.shape, dtype=bool)
-        for (a, b), view in zip(
-            [(a, b) for a in range(k) for b in range(k)], _offsets(x, k), strict=True
-        ):
-            first = (view == ans) & ~taken  # the first maximum in row-major order
-            taken |= first
-            dx[:, a::k, b::k] = g * first
+        dx = np.empty(x.shape, dtype=np.result_type(x, g))
+        offsets = [(p, q) for p in range(k) for q in range(k)]
+
+        def rows(sl):
+            f, gs, d = first[:, sl], g[:, sl], dx[:, k * sl.start : k * sl.stop]
+            for n, (p, q) in enumerate(offsets):
+                np.multiply(gs, f == n, out=d[:, p::k, q::k])
+
+        _run(rows, _pool_slices(x, k))
         return dx
 
     return vjp
@@ -371,7 +530,8 @@ def max_pool(x, k=2):
     H, W = np.shape(x)[1:3]
     if H % k or W % k:
         raise ShapeError(f"max_pool needs H and W divisible by k={k}; got shape {np.shape(x)}.")
-    return _max_pool(x, k)
+    out, first = _max_pool_forward(getval(x), k)
+    return _max_pool(x, k, first, out)
 
 
 # --- layer norm -----------------------------------------------------------------------------
