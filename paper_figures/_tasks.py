@@ -38,9 +38,10 @@ from gaussclip.train.allocator import keep_freed_memory
 #: spawned process reads it when it starts, before any initializer could): one thread per
 #: BLAS/OpenMP pool. Each worker also keeps freed memory in its heap from the start
 #: (:func:`gaussclip.train.allocator.keep_freed_memory`, its initializer; ``fit`` sets the same
-#: in any process): LeNet's 40-160 MB im2col buffers were otherwise mapped and faulted in afresh
-#: at every step (10 training steps and one pass over the test set took 0.6 s of system time and
-#: 28,000 page faults, 0.2 s and 1,000 with it).
+#: in any process): LeNet's per-step arrays of tens of MB were otherwise mapped and faulted in
+#: afresh at every step (measured when its im2col columns were still stored whole: 10 training
+#: steps and one pass over the test set took 0.6 s of system time and 28,000 page faults, 0.2 s
+#: and 1,000 with it).
 WORKER_ENV = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",

@@ -1,7 +1,7 @@
 """Keep freed memory in the process while training (glibc's ``malloc`` on Linux).
 
 A training step allocates the same large arrays every step (activations kept for the backward
-pass, im2col columns, gradients: tens of megabytes each). glibc serves allocations above its
+pass, gradients: tens of megabytes each). glibc serves allocations above its
 mmap threshold (dynamic, at most 32 MB by default) with fresh ``mmap`` pages and gives them
 back to the system on ``free``, so every step touches those pages anew: thousands of page faults,
 each zeroing a page in the kernel, which on LeNet-5 at batch 512 cost about 40% of a step.
