@@ -148,15 +148,19 @@ def _householder(numbers, n):
         rows, cols, starts = _reflector_layout(n)
         norm2 = np.add.reduceat(entries * entries, starts)
         heads = entries[starts]
-        used = norm2 > _TINY
-        if heads[used].all():
-            tau = np.zeros(n - 1)
-            tau[used] = 2.0 * heads[used] ** 2 / norm2[used]
-            vectors = np.zeros((n, n))
-            vectors[rows, cols] = entries / np.where(used, heads, 1.0)[cols]
-            q, _, info = dorgqr(vectors, tau, overwrite_a=True)
-            if info == 0:
-                return q
+        if heads.all():  # the usual case: every vector is used and has a nonzero lead
+            tau = 2.0 * heads * heads / norm2
+        else:
+            used = norm2 > _TINY
+            if not heads[used].all():
+                return _householder_loop(entries, n)
+            tau = np.where(used, 2.0 * heads * heads / np.where(used, norm2, 1.0), 0.0)
+            heads = np.where(used, heads, 1.0)
+        vectors = np.zeros((n, n))
+        vectors[rows, cols] = entries / heads[cols]
+        q, _, info = dorgqr(vectors, tau, overwrite_a=True)
+        if info == 0:
+            return q
     return _householder_loop(entries, n)
 
 
