@@ -405,11 +405,14 @@ def validate_params(table=None, /, **constraints):
             raise TypeError(f"{function.__qualname__} has no parameters {sorted(unknown)}")
         plan = _BindingPlan.of(signature)
         defaults = {name: signature.parameters[name].default for name in table}
+        converted = _converted_defaults(table, defaults)
 
         def checked(arguments):
             for name, constraint in table.items():
                 if name in arguments:
                     arguments[name] = constraint(arguments[name], name)
+                elif name in converted:
+                    arguments[name] = converted[name]
                 else:
                     default = defaults[name]
                     if default is not inspect.Parameter.empty:
@@ -432,6 +435,32 @@ def validate_params(table=None, /, **constraints):
         return wrapper
 
     return decorate
+
+
+def _immutable(value):
+    """True for values no caller can change: None, numbers, strings and tuples of them."""
+    if value is None or type(value) in (bool, int, float, str):
+        return True
+    return type(value) is tuple and all(_immutable(v) for v in value)
+
+
+def _converted_defaults(table, defaults):
+    """The defaults that their constraints accept, converted once at decoration time, for those
+    whose converted value is immutable (so sharing it between calls is safe): constraints are
+    pure functions of the value. Others (no default, a mutable result such as a fresh array or
+    generator, or a default the constraint refuses) are still checked on every call."""
+    out = {}
+    for name, constraint in table.items():
+        default = defaults[name]
+        if default is inspect.Parameter.empty or not _immutable(default):
+            continue
+        try:
+            value = constraint(default, name)
+        except Exception:  # a refused default is checked (and refused) on every call
+            continue
+        if _immutable(value):
+            out[name] = value
+    return out
 
 
 @dataclass(frozen=True)

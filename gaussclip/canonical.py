@@ -215,6 +215,14 @@ class Whitening:
         return out
 
     @cached_property
+    def scaled_core_inv(self):
+        r""":math:`T^{-1} = D W^{-1}` as one (n, n) matrix (the rows of :math:`W^{-1}` scaled
+        by the standard deviations; computed once), for :func:`bilinear`. Read-only."""
+        out = self.core_inv * self.scale[:, None]
+        out.flags.writeable = False
+        return out
+
+    @cached_property
     def matrix(self):
         r"""The covariance :math:`T^{-1}T^{-\top}` in original units."""
         corr = self.core_inv @ self.core_inv.T
@@ -222,10 +230,13 @@ class Whitening:
 
 
 def bilinear(white_left, M, white_right):
-    r""":math:`T_l^{-\top} M\,T_r^{-1}`, the whitened form of a bilinear coupling ``M``."""
+    r""":math:`T_l^{-\top} M\,T_r^{-1}`, the whitened form of a bilinear coupling ``M`` (two
+    products with the cached :attr:`Whitening.scaled_core_inv`; each term of a sum is the
+    product of one entry of ``M`` with standard deviations and whitening entries, as when
+    ``M`` is scaled first, so no new cancellation). Overflow gives inf, for the caller to
+    check."""
     with np.errstate(over="ignore", invalid="ignore"):
-        scaled = (M * white_left.scale[:, None]) * white_right.scale[None, :]
-        return white_left.core_inv.T @ scaled @ white_right.core_inv
+        return white_left.scaled_core_inv.T @ M @ white_right.scaled_core_inv
 
 
 @dataclass(frozen=True, eq=False)
@@ -335,6 +346,30 @@ class Canonical:
     def one_minus_sigma_sq(self):
         r""":math:`1 - \sigma_i^2`, computed as :math:`(1 - \sigma)(1 + \sigma)`."""
         return (1.0 - self.sigma) * (1.0 + self.sigma)
+
+    @cached_property
+    def residual_variances(self):
+        r"""The diagonals of the data conditional covariances in canonical coordinates,
+        :math:`S = I - \Sigma\Sigma^\top`: ``{"u": (n_u,), "v": (n_v,)}``, :math:`1 -
+        \sigma_i^2` then ones. Read-only."""
+        out = {}
+        for side, dim in (("u", self.white_u.dim), ("v", self.white_v.dim)):
+            diag = np.ones(dim)
+            diag[: self.k] = self.one_minus_sigma_sq
+            diag.flags.writeable = False
+            out[side] = diag
+        return out
+
+    @cached_property
+    def log_one_minus_sigma_sq(self):
+        r""":math:`\sum_i\log(1 - \sigma_i^2) = \log|I - \Sigma\Sigma^\top|`, computed once."""
+        return float(np.log(self.one_minus_sigma_sq).sum())
+
+    @cached_property
+    def conditional_information(self):
+        r""":math:`\sum_i(-\sigma_i^2 - \log(1 - \sigma_i^2))`, the data's share of every
+        expected conditional KL (:func:`gaussclip.objectives.expected_conditional_kl`)."""
+        return float((-self.sigma * self.sigma - np.log(self.one_minus_sigma_sq)).sum())
 
     def product(self, left, right, diagonal):
         r""":math:`X_{left}[:, :r]\operatorname{diag}(d)X_{right}[:, :r]^\top` with

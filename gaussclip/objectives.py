@@ -131,14 +131,10 @@ def expected_conditional_kl(params, side):
     can = params.canonical
     extra, coupling, vals, vecs = params.side(side)
     sig = can.sigma_matrix if side == "u" else can.sigma_matrix.T
-    n = sig.shape[0]
-    s_diag = np.ones(n)
-    s_diag[: can.k] = can.one_minus_sigma_sq
-    sigma_sq = can.sigma * can.sigma
-    value = float((-sigma_sq - np.log(can.one_minus_sigma_sq)).sum())
+    value = can.conditional_information  # the sum over sigma, computed once per mu
     error = coupling - sig
     if extra is not None:
-        value += float((np.diag(extra) * s_diag).sum() - np.log(vals).sum())
+        value += float(np.diag(extra) @ can.residual_variances[side] - np.log(vals).sum())
         error = error - extra @ sig
     rotated = (vecs.T @ error) / np.sqrt(vals)[:, None]
     return 0.5 * (value + float((rotated * rotated).sum()))
@@ -159,13 +155,12 @@ def joint_kl(params, tilting):
     top = float(a[0]) if a.size else 0.0
     if not top < 1.0:
         raise domain_error(tilting, top)
-    k = can.k
-    value = -2.0 * float((params.A[np.arange(k), np.arange(k)] * can.sigma).sum())
+    value = -2.0 * float(params.A.diagonal() @ can.sigma)  # the diagonal has k entries
     value -= float((np.log((1.0 - a) * (1.0 + a))).sum())
-    value -= float(np.log(can.one_minus_sigma_sq).sum())
+    value -= can.log_one_minus_sigma_sq
     if params.B is not None:
-        value += float(np.trace(params.B) - np.log(params.p).sum())
-        value += float(np.trace(params.C) - np.log(params.q).sum())
+        value += float(params.B.trace() - np.log(params.p).sum())
+        value += float(params.C.trace() - np.log(params.q).sum())
     return 0.5 * value
 
 

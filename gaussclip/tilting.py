@@ -200,8 +200,11 @@ def _sym_power(vals, vecs, power):
 def model_correlations(params):
     r"""SVD :math:`P^{-1/2}A'Q^{-1/2} = L\operatorname{diag}(a)R^\top` (full): the canonical
     correlations ``a`` of the model with respect to ``mu``'s canonical frame."""
-    Ahat = _sym_power(params.p, params.p_vecs, -0.5) @ params.A
-    Ahat = Ahat @ _sym_power(params.q, params.q_vecs, -0.5)
+    if params.B is None and params.C is None:  # inner tilting: P = Q = I
+        Ahat = params.A
+    else:
+        Ahat = _sym_power(params.p, params.p_vecs, -0.5) @ params.A
+        Ahat = Ahat @ _sym_power(params.q, params.q_vecs, -0.5)
     left, a, right_t = svd(Ahat, full_matrices=True)
     return left, a, right_t.T
 

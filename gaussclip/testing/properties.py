@@ -27,6 +27,7 @@ import gaussclip as gc
 from .registry import property
 from .strategies import (
     _blob,
+    _cholesky_factors,
     _draw_encoders,
     _draw_joint,
     _draw_parameters,
@@ -117,12 +118,21 @@ def _chol(matrix):
 @functools.lru_cache(maxsize=8)
 def _blocks(mu):
     """Cholesky factors and condition numbers of C_uu and C_vv, computed once per drawn ``mu``
-    (several comparisons of one example use them; keyed by identity, a few kept)."""
+    (several comparisons of one example use them; keyed by identity, a few kept). The factors
+    are those the strategies whitened the example's encoders with (computed once for both); the
+    condition numbers, of symmetric positive definite blocks, are their eigenvalue ratios."""
+    factor_u, factor_v = _cholesky_factors(mu)
     return {
-        "u": _chol(mu.Cuu),
-        "v": _chol(mu.Cvv),
-        "cond": max(np.linalg.cond(mu.Cuu), np.linalg.cond(mu.Cvv)),
+        "u": factor_u,
+        "v": factor_v,
+        "cond": max(_spd_condition(mu.Cuu), _spd_condition(mu.Cvv)),
     }
+
+
+def _spd_condition(matrix):
+    """2-norm condition number of a symmetric positive definite matrix: lambda_max / lambda_min."""
+    lam = np.linalg.eigvalsh(matrix)
+    return float(lam[-1] / lam[0])
 
 
 def _factor(mu, side):

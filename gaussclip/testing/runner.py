@@ -12,6 +12,7 @@ example database, no deadline, so two runs with the same arguments test the same
 
 import builtins
 import contextlib
+import gc as _gc
 import json
 import sys
 import time
@@ -64,6 +65,24 @@ def _blas_threads(count):
     except ModuleNotFoundError:  # pragma: no cover - threadpoolctl comes with the extra
         return contextlib.nullcontext()
     return threadpool_limits(limits=count, user_api="blas")
+
+
+@contextlib.contextmanager
+def _frozen_heap():
+    """Exempt the objects alive before a search (modules, NumPy, Hypothesis, the registry) from
+    the garbage collector's full collections while it runs (:func:`gc.freeze`): a search
+    allocates enough for a few full collections, each of which would otherwise traverse all of
+    them (measured: ~0.1-0.2 ms per example at 2000 examples, a third of that frozen). Nothing is
+    collected later than it would be otherwise, except cycles already unreachable at the start.
+    Left alone when the caller froze objects itself."""
+    if _gc.get_freeze_count():
+        yield
+        return
+    _gc.freeze()
+    try:
+        yield
+    finally:
+        _gc.unfreeze()
 
 
 #: The deterministic profile of :func:`search`: no example database (a run never depends on a
@@ -216,7 +235,7 @@ def search(prop, examples=DEFAULT_EXAMPLES, seed=0, *, blas_threads=BLAS_THREADS
     )
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
-        with _blas_threads(blas_threads):
+        with _blas_threads(blas_threads), _frozen_heap():
             test()
     except Exception:  # the property's own failure, re-raised by Hypothesis after shrinking
         if state["last"] is None:  # Hypothesis itself failed (e.g. a strategy error)

@@ -39,7 +39,7 @@ import functools
 import math
 
 import numpy as np
-from scipy.linalg.lapack import dtrtrs
+from scipy.linalg.lapack import dorgqr, dtrtrs
 
 try:
     from hypothesis import strategies as st
@@ -137,9 +137,52 @@ def _householder(numbers, n):
     """The product of n - 1 reflections I - 2 w w^T / |w|^2; the j-th vector w acts on the
     last n - j coordinates (nested blocks, as in a QR factorization, so every orthogonal matrix
     is reachable up to signs). Zero vectors, the shrink target, are skipped. Only the n - j
-    entries a vector uses are drawn."""
-    q = np.eye(n)
+    entries a vector uses are drawn.
+
+    The product is formed by LAPACK ``dorgqr`` from the vectors scaled to a unit leading entry
+    (``w / w_0`` and ``tau = 2 w_0^2 / |w|^2``: the same reflection), one call instead of a
+    Python loop of small products; sizes below :data:`_LAPACK_MIN_SIZE` and vectors with a zero
+    leading entry but not zero (which that scaling cannot write) use the loop."""
     entries = numbers.signed(_rotation_count(n))
+    if n >= _LAPACK_MIN_SIZE:
+        rows, cols, starts = _reflector_layout(n)
+        norm2 = np.add.reduceat(entries * entries, starts)
+        heads = entries[starts]
+        if heads.all():  # the usual case: every vector is used and has a nonzero lead
+            tau = 2.0 * heads * heads / norm2
+        else:
+            used = norm2 > _TINY
+            if not heads[used].all():
+                return _householder_loop(entries, n)
+            tau = np.where(used, 2.0 * heads * heads / np.where(used, norm2, 1.0), 0.0)
+            heads = np.where(used, heads, 1.0)
+        vectors = np.zeros((n, n))
+        vectors[rows, cols] = entries / heads[cols]
+        q, _, info = dorgqr(vectors, tau, overwrite_a=True)
+        if info == 0:
+            return q
+    return _householder_loop(entries, n)
+
+
+#: From this size on :func:`_householder` calls LAPACK (below it the loop is as fast).
+_LAPACK_MIN_SIZE = 3
+
+
+@functools.cache
+def _reflector_layout(n):
+    """Where the drawn entries of :func:`_householder`'s vectors go in LAPACK's (n, n) matrix of
+    reflectors (vector j in column j, rows j to n - 1), and where each vector starts."""
+    rows = np.concatenate([np.arange(j, n) for j in range(n - 1)])
+    cols = np.concatenate([np.full(n - j, j) for j in range(n - 1)])
+    starts = np.cumsum([0] + [n - j for j in range(n - 2)]).astype(np.intp)
+    for array in (rows, cols, starts):
+        array.flags.writeable = False
+    return rows, cols, starts
+
+
+def _householder_loop(entries, n):
+    """:func:`_householder` one reflection at a time (q <- q H_j, j = 0, ..., n - 2)."""
+    q = np.eye(n)
     start = 0
     for j in range(n - 1):
         w = entries[start : start + n - j]  # the reflection acts on coordinates j, ..., n - 1
@@ -498,9 +541,19 @@ def _solve_triangular(factor, b, lower=True, trans=0):
     return x
 
 
-def _unwhiten(x, block):
-    """``x L^{-1}`` for the Cholesky factor ``L`` of ``block`` (a triangular solve)."""
-    factor = np.linalg.cholesky(block)
+@functools.lru_cache(maxsize=8)
+def _cholesky_factors(mu):
+    """The Cholesky factors ``(L_u, L_v)`` of ``mu``'s blocks C_uu = L_u L_u^T, C_vv likewise,
+    computed once per drawn ``mu`` (keyed by identity: the encoders drawn for an example and the
+    checks of the properties share them; a few are kept). Read-only."""
+    out = np.linalg.cholesky(mu.Cuu), np.linalg.cholesky(mu.Cvv)
+    for factor in out:
+        factor.flags.writeable = False
+    return out
+
+
+def _unwhiten(x, factor):
+    """``x L^{-1}`` for a Cholesky factor ``L`` (a triangular solve)."""
     return _solve_triangular(factor, x.T, lower=True, trans="T").T
 
 
@@ -514,7 +567,8 @@ def _draw_encoders(draw, mu, r, max_norm=None, numbers=None):
         if norm > max_norm:
             factor = np.sqrt(max_norm / norm)
             g, h = g * factor, h * factor
-    return _unwhiten(g, mu.Cuu), _unwhiten(h, mu.Cvv)
+    factor_u, factor_v = _cholesky_factors(mu)
+    return _unwhiten(g, factor_u), _unwhiten(h, factor_v)
 
 
 def encoders(mu, rank=None, *, max_norm=None):
