@@ -118,14 +118,17 @@ def joint_quadratic(sigma):
 def one_sided_quadratic(sigma):
     r"""Theorem 5.3 per pair: :math:`\alpha = \sigma/(1-\sigma^2)`,
     :math:`\beta = \sigma^2/(1-\sigma^2)` (the matched side), and the smallest compatible
-    :math:`\gamma = \alpha^2/\beta = 1/(1-\sigma^2)` for the unmatched side (0 where
-    :math:`\sigma = 0`). The loss does not see :math:`\gamma`; this choice realizes the pair with
-    one embedding dimension (Remark D.3)."""
+    :math:`\gamma = \alpha^2/\beta = 1/(1-\sigma^2)` for the unmatched side. The loss does
+    not see :math:`\gamma`; this choice realizes the pair with one embedding dimension (Remark
+    D.3). At :math:`\sigma = 0` (:math:`\alpha = \beta = 0`) every :math:`\gamma \ge 0` is
+    compatible; the formula's value 1 there keeps the minimizer continuous in :math:`\sigma`, so
+    a correlation that rounds to exactly 0 in one coordinate system and to 1e-17 in another
+    gives the same model (invariance under changes of u and v, tested)."""
     sigma = np.asarray(sigma, dtype=np.float64)
     one_minus = 1.0 - sigma * sigma
     alpha = sigma / one_minus
     beta = sigma * sigma / one_minus
-    gamma = np.where(sigma > 0.0, 1.0 / one_minus, 0.0)
+    gamma = 1.0 / one_minus
     return alpha, beta, gamma
 
 

@@ -12,6 +12,7 @@ from hypothesis import find, given
 from hypothesis import strategies as st
 
 import gaussclip as gc
+from gaussclip.closed_forms import one_sided_quadratic
 from gaussclip.testing.strategies import (
     canonical_correlations,
     joint_gaussians,
@@ -227,6 +228,36 @@ def test_everything_is_invariant_under_block_maps(mu, log_scales, data):
     cond = gc.tilted_conditional(mu, "u", given_v, A)
     cond_moved = gc.tilted_conditional(moved, "u", m_v @ given_v, move(A)[0])
     assert gc.kl_divergence(cond_moved, gc.Gaussian(m_u @ cond.mean, m_u @ cond.cov @ m_u.T)) < 1e-8
+
+
+@pytest.mark.parametrize("weights", [(2.0, 0.0), (0.0, 2.0)])
+def test_one_sided_quadratic_model_is_invariant_at_a_zero_correlation(weights):
+    """A rank-one cross-covariance: its second canonical correlation is 0 up to rounding, exactly 0
+    in one coordinate system and ~1e-17 in the other. The one-sided loss leaves the unmatched
+    side's gamma free when sigma = 0; the engine used to take 0 there and 1/(1 - sigma^2) -> 1 for
+    any sigma > 0, so the two systems learned different models (KL 0.153 vs 0.307) with the same
+    objective. Found by a property search (propspeed3)."""
+    cov = np.array(
+        [
+            [1.0, 0.0, 0.3749771125148822, -0.0029295533929597876],
+            [0.0, 1.0, -0.0029295533929597876, 2.2887485117805925e-05],
+            [0.3749771125148822, -0.0029295533929597876, 1.0, 0.0],
+            [-0.0029295533929597876, 2.2887485117805925e-05, 0.0, 1.0],
+        ]
+    )
+    stretch = np.diag([1.0, 10.0])
+    swap = np.array([[0.0, -1.0], [-1.0, 0.0]])
+    m = np.block([[stretch, np.zeros((2, 2))], [np.zeros((2, 2)), swap @ stretch @ swap]])
+    mu, moved = gc.JointGaussian(cov, 2), gc.JointGaussian(m @ cov @ m.T, 2)
+    sol = gc.minimize(mu, "cond", "quadratic", weights=weights, rank=2)
+    other = gc.minimize(moved, "cond", "quadratic", weights=weights, rank=2)
+    assert np.isclose(
+        gc.kl_divergence(moved, other.model),
+        gc.kl_divergence(mu, sol.model),
+        rtol=INVARIANCE_RTOL,
+    )
+    # the chosen minimizer is continuous at sigma = 0
+    assert np.allclose(one_sided_quadratic(0.0), one_sided_quadratic(1e-12), rtol=0, atol=1e-11)
 
 
 def test_numerical_minimizer_is_invariant():
