@@ -30,8 +30,10 @@ ROUNDING_ATOL = 1e-13
 #: in these tests), so its rounding is ~cond * eps ~ 1e-10 absolute, independent of J's size.
 POPULATION_LOSS_ATOL = 1e-9
 #: The numerical route stops once its gradient norm is ~1e-6, so its objective sits above the
-#: minimum by O(|grad|^2) ~ 1e-12 in absolute terms: where J* = 0 (sigma = 0) no relative
-#: tolerance can hold.
+#: minimum by O(|grad|^2 / curvature) ~ 1e-12 in absolute terms at unit weights: where J* = 0
+#: (sigma = 0) no relative tolerance can hold. The curvature scales with the weights, so the
+#: test divides this by the smaller weight when it is below 1 (a thorough-profile run found
+#: 1.09e-12 at weights (0.01, 0.018)).
 NUMERICAL_STOP_ATOL = 1e-12
 #: Weights drawn log-uniformly over four decades each (ratios up to 1e4 either way).
 WEIGHTS = st.tuples(st.floats(-2.0, 2.0), st.floats(-2.0, 2.0)).map(
@@ -59,8 +61,9 @@ def test_scalar_root_equals_the_numerical_minimizer(mu, weights, data):
     expected = "closed-form" if weights[0] == weights[1] else SCALAR_ROOT_METHOD
     assert closed.method == expected and numeric.method == "numerical"
     assert numeric.certificate.grad_norm < 1e-6
+    stop_atol = NUMERICAL_STOP_ATOL / min(1.0, *weights)
     assert abs(closed.objective - numeric.objective) <= (
-        OBJECTIVE_RTOL * numeric.objective + NUMERICAL_STOP_ATOL
+        OBJECTIVE_RTOL * numeric.objective + stop_atol
     )
     assert closed.objective <= numeric.objective + ROUNDING_ATOL
     exact = gc.population_loss(
