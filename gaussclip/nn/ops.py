@@ -139,9 +139,14 @@ DENSE_SLICE = 32
 DENSE_MAX_SLICES = 4
 
 
+def _dense_slices(n):
+    """Slices of ``range(n)`` of about DENSE_SLICE rows, at most DENSE_MAX_SLICES (shape alone)."""
+    return _cut(n, min(DENSE_MAX_SLICES, max(1, n // DENSE_SLICE)))
+
+
 def _split(fn, n):
-    """Call ``fn(slice)`` on slices of ``range(n)`` cut by the shape alone, in the pool."""
-    _run(fn, _cut(n, min(DENSE_MAX_SLICES, max(1, n // DENSE_SLICE))))
+    """Call ``fn(slice)`` on :func:`_dense_slices` of ``range(n)``, in the pool."""
+    _run(fn, _dense_slices(n))
 
 
 def _weight_gradient(x2, g2, dW):
@@ -150,7 +155,7 @@ def _weight_gradient(x2, g2, dW):
 
     Slicing the reduction axis keeps every partial product a long, well-shaped BLAS call; slicing
     the columns of ``dW`` instead made narrow products that ran up to twice as slow."""
-    parts = _cut(x2.shape[0], min(DENSE_MAX_SLICES, max(1, x2.shape[0] // DENSE_SLICE)))
+    parts = _dense_slices(x2.shape[0])
     if len(parts) == 1:
         np.matmul(x2.T, g2, out=dW)
         return
@@ -762,7 +767,7 @@ def _layer_norm_dense_vjps(argnums, ans, args, kwargs):
         dx = np.empty((n, d), dtype=dtype)
         # the rows cut as the weight gradient's reduction, each part by cache-sized blocks: the
         # pre-activation's gradient and the normalized rows' gradient stay in the cache
-        parts = _cut(n, min(DENSE_MAX_SLICES, max(1, n // DENSE_SLICE)))
+        parts = _dense_slices(n)
         dWs = np.zeros((len(parts), d, m), dtype=dtype)  # gradients of xhat @ W_scaled
         db = np.zeros((len(parts), m), dtype=dtype)
 
