@@ -143,12 +143,12 @@ def test_householder_draws_only_the_entries_it_uses(n, zero_head):
     """The product of the former layout, with the unused entries left out (so the distribution
     of drawn rotations is unchanged and zero bytes still give the identity): bit for bit from
     the loop (sizes 1, 2, and vectors with a zero leading entry), to rounding from LAPACK."""
-    from gaussclip.testing.strategies import _householder, _Numbers, _rotation_count
+    from gaussclip.testing.strategies import _BYTES, _householder, _Numbers, _rotation_count
 
     rng = np.random.default_rng(n)
-    raw = bytearray(rng.bytes(2 * _rotation_count(n)))
+    raw = bytearray(rng.bytes(_BYTES * _rotation_count(n)))
     if zero_head and n >= 2:
-        raw[:2] = b"\0\0"  # the first vector's leading entry is 0, the vector is not
+        raw[:_BYTES] = bytes(_BYTES)  # the first vector's leading entry is 0, the vector is not
     raw = bytes(raw)
     used = _Numbers(raw).signed(_rotation_count(n))
     rows, start = np.full((max(n - 1, 0), n), np.nan), 0
@@ -363,14 +363,15 @@ def _printed_corollary_5_2(mu):
 
 def test_docs_demo_the_printed_corollary_5_2_is_falsified_and_shrunk():
     """docs/testing.md section 3: the shrunk counterexample has n_u = n_v = 2, identity blocks
-    and canonical correlations (smallest drawable, 0)."""
+    and canonical correlations (the smallest positive drawable, 0)."""
     result = testing.search(_printed_corollary_5_2, examples=200, seed=0)
     assert result.status == "fail"
     mu = result.counterexample["mu"]
     assert (mu.n_u, mu.n_v) == (2, 2)
     assert np.array_equal(mu.Cuu, np.eye(2)) and np.array_equal(mu.Cvv, np.eye(2))
     sigma = mu.canonical_correlations()
-    assert 0.0 < sigma[0] < 2e-5 and sigma[1] == 0.0
+    smallest = gst.DEFAULT_MAX_SIGMA / 255  # one byte per drawn number
+    assert sigma[0] == pytest.approx(smallest, rel=1e-12) and sigma[1] == 0.0
 
 
 # ------------------------------------------------------------------------------------ CLI

@@ -18,6 +18,7 @@ where the closed forms are O(1) to O(100) whatever the scale and conditioning of
 """
 
 import functools
+import math
 
 import numpy as np
 from hypothesis import strategies as st
@@ -37,7 +38,6 @@ from .strategies import (
     _log_condition,
     _Numbers,
     _solve_triangular,
-    weights,
 )
 
 #: Largest n_u and n_v in the built-in properties.
@@ -223,17 +223,43 @@ def _assert_no_better(mu, sol, loss, tilting, w, direction, competitor, rows):
 # which would cost more than an example. Composites below draw through the strategies module's
 # plain drawing functions instead of building per-example strategies.
 _TOP = _log_condition(MAX_CONDITION)
-_WEIGHTS = weights()
-_TILTINGS = st.sampled_from(("inner", "quadratic"))
-_LOSSES = st.sampled_from(("cond", "joint"))
-_SCALES = st.floats(0.25, 4.0)
+_TILTINGS = ("inner", "quadratic")
+#: Largest free loss weight (as ``weights()``).
+MAX_WEIGHT = 4.0
+_FREE_WEIGHT = st.floats(0.0, MAX_WEIGHT, allow_subnormal=False)
+#: Kinds of loss weights with their multiplicities: the paper's presets (CLIP first, the shrink
+#: target) as likely together as a free pair, as in ``weights()``.
+_WEIGHT_KINDS = (((1.0, 1.0), 1), ((2.0, 0.0), 1), ((0.0, 2.0), 1), ("free", 3))
+#: Ranks r in [1, k] are drawn uniformly for each pair of sizes: a pair with k = min(n_u, n_v)
+#: lists each rank _RANK_SLOTS / k times (_RANK_SLOTS = lcm(1, ..., MAX_SIZE)).
+_RANK_SLOTS = math.lcm(*range(1, MAX_SIZE + 1))
 
 
-def _rank(draw, k):
-    return draw(_RANKS[k]) if k > 1 else 1
+def _choices(rank=False, options=((None, 1),)):
+    """Every discrete choice of an example as *one* ``sampled_from``: the pair of sizes, a rank
+    (when ``rank``) and one of ``options`` ((value, multiplicity) pairs), as likely as separate
+    draws would make them (pairs uniform, then the rank uniform in [1, min(n_u, n_v)], then the
+    option by multiplicity), listed in the order separate shrinking draws prefer (sizes, rank,
+    option). Each separate draw would cost Hypothesis about as much as an engine call (measured
+    40-100 us; the ``weights()`` strategy's one_of/map ~0.3 ms) and invite its mutator (see
+    :data:`SIZE_PAIRS`)."""
+    table = []
+    for a, b in SIZE_PAIRS.elements:
+        k = min(a, b)
+        ranks = [(r, _RANK_SLOTS // k) for r in range(1, k + 1)] if rank else [(k, 1)]
+        for r, rank_count in ranks:
+            for option, count in options:
+                table += [(a, b, r, option)] * (rank_count * count)
+    return st.sampled_from(tuple(table))
 
 
-_RANKS = {k: st.integers(1, k) for k in range(2, 7)}
+def _weights(draw, kind):
+    """Loss weights of a drawn kind: a preset, or a free pair (each in [0, MAX_WEIGHT], not both
+    zero: then CLIP's (1, 1))."""
+    if kind != "free":
+        return kind
+    w = (draw(_FREE_WEIGHT), draw(_FREE_WEIGHT))
+    return (1.0, 1.0) if w[0] + w[1] == 0.0 else w
 
 
 def _numbers(draw, count):
@@ -258,29 +284,45 @@ def _joint(draw):
     return {"mu": _draw_joint(draw, a, b, None, _TOP)}
 
 
-@st.composite
-def _case(draw, *, tilting="inner", rank=False, mean=False, perturb=False, w=False):
-    """mu, a competitor of the tilting (``params``), optionally a rank, weights and a
-    perturbation direction of the encoders."""
-    a, b = _sizes(draw)
+def _draw_case(draw, choices, tilting="inner", *, mean=False, perturb=False, extra=0):
+    """An example's discrete choices (one draw from ``choices``, see :func:`_choices`; an
+    option's ``tilting`` overrides the argument), then one blob: mu, a competitor of the tilting
+    (``params``) and optionally a perturbation direction of the encoders. Returns the dict, the
+    rank, the option (a dict) and the blob's numbers, ``extra`` of them left for the caller."""
+    a, b, r, option = draw(choices)
+    option = dict(option or ())
+    tilting = option.get("tilting", tilting)
     k = min(a, b)
-    out = {}
-    if tilting is None:
-        tilting = draw(_TILTINGS)
-        out["tilting"] = tilting
-    r = _rank(draw, k) if rank else k
-    if rank:
-        out["rank"] = r
-    if w:
-        out["w"] = draw(_WEIGHTS)
-    count = _joint_count(a, b, mean=mean) + (r + (k if perturb else 0)) * (a + b)
+    count = _joint_count(a, b, mean=mean) + (r + (k if perturb else 0)) * (a + b) + extra
     numbers = _numbers(draw, count)
     mu = _draw_joint(draw, a, b, None, _TOP, mean, numbers=numbers)
-    out["mu"] = mu
-    out["params"] = _draw_parameters(draw, mu, tilting, r, numbers=numbers)
+    out = {"mu": mu, "params": _draw_parameters(draw, mu, tilting, r, numbers=numbers)}
     if perturb:
         out["direction"] = _draw_encoders(draw, mu, k, numbers=numbers)
+    return out, r, option, numbers
+
+
+@st.composite
+def _drawn_case(draw, choices, tilting, rank, perturb):
+    out, r, option, _ = _draw_case(draw, choices, tilting, perturb=perturb)
+    if rank:
+        out["rank"] = r
+    if "tilting" in option:
+        out["tilting"] = option["tilting"]
+    if "w" in option:
+        out["w"] = _weights(draw, option["w"])
     return out
+
+
+def _case(*, tilting="inner", rank=False, perturb=False, w=False):
+    """mu, a competitor of the tilting (``params``), optionally a drawn tilting
+    (``tilting=None``), a rank, weights and a perturbation direction of the encoders."""
+    options = ((None, 1),)
+    if tilting is None:
+        options = tuple(((("tilting", t),), 1) for t in _TILTINGS)
+    elif w:
+        options = tuple(((("w", kind),), count) for kind, count in _WEIGHT_KINDS)
+    return _drawn_case(_choices(rank, options), tilting, rank, perturb)
 
 
 def _check_rank_r(mu, sol, r, what):
@@ -680,18 +722,17 @@ CLOSED_FORMS = (
 )
 
 
-_PROBLEMS = st.sampled_from(CLOSED_FORMS)
 #: Condition number of the changes of variables M_u, M_v.
 CHANGE_CONDITION = 10.0
 
 
 _CHANGE_TOP = np.log10(CHANGE_CONDITION)
+_CHANGE_CHOICES = _choices(options=tuple((problem, 1) for problem in CLOSED_FORMS))
 
 
 @st.composite
 def _changes(draw):
-    a, b = _sizes(draw)
-    problem = draw(_PROBLEMS)
+    a, b, _, problem = draw(_CHANGE_CHOICES)
     count = _joint_count(a, b) + _invertible_count(a) + _invertible_count(b) + a + b
     numbers = _numbers(draw, count)
     return {
@@ -740,17 +781,27 @@ def invariance_uv(mu, m_u, m_v, shift, problem):
 
 
 # ------------------------------------------------------------------------------ Monte Carlo
+#: The Monte Carlo property's options: the loss, the tilting and (for the conditional loss) the
+#: kind of weights, each loss as likely as the other.
+_MC_OPTIONS = tuple(
+    ((("loss", loss), ("tilting", tilting), ("w", kind)), count)
+    for loss in ("cond", "joint")
+    for tilting in _TILTINGS
+    for kind, count in (_WEIGHT_KINDS if loss == "cond" else (((1.0, 1.0), 6),))
+)
+_MC_CHOICES = _choices(rank=True, options=_MC_OPTIONS)
+
+
 @st.composite
 def _mc_case(draw):
-    a, b = _sizes(draw)
-    loss = draw(_LOSSES)
-    tilting = draw(_TILTINGS)
-    w = draw(_WEIGHTS) if loss == "cond" else (1.0, 1.0)
-    r = _rank(draw, min(a, b))
-    numbers = _numbers(draw, _joint_count(a, b, mean=True) + r * (a + b))
-    mu = _draw_joint(draw, a, b, None, _TOP, mean=True, numbers=numbers)
-    params = _draw_parameters(draw, mu, tilting, r, numbers=numbers)
-    return {"mu": mu, "loss": loss, "tilting": tilting, "w": w, "params": params}
+    out, _, option, _ = _draw_case(draw, _MC_CHOICES, mean=True)
+    return {
+        "mu": out["mu"],
+        "loss": option["loss"],
+        "tilting": option["tilting"],
+        "w": _weights(draw, option["w"]),
+        "params": out["params"],
+    }
 
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
@@ -869,12 +920,17 @@ def _quadratic_property(loss):
 
 
 _QUADRATIC_RANK_CASE = _case(tilting="quadratic", rank=True, perturb=True)
+_QUADRATIC_RANK_CHOICES = _choices(rank=True)
 
 
 @st.composite
 def _two_sided_case(draw):
-    case = draw(_QUADRATIC_RANK_CASE)
-    return {**case, "scale": draw(_SCALES)}
+    """The quadratic rank case and a scale s of the weights (s, s), log-uniform in [1/4, 4)
+    (shrinking to CLIP's s = 1), from the same blob."""
+    out, r, _, numbers = _draw_case(
+        draw, _QUADRATIC_RANK_CHOICES, "quadratic", perturb=True, extra=1
+    )
+    return {**out, "rank": r, "scale": float(4.0 ** numbers.signed(1)[0])}
 
 
 _TWO_SIDED_CASE = _two_sided_case()
@@ -902,15 +958,18 @@ SIGMA_GRID = (0.0, 1e-12, 1e-7, 0.3, 0.9, 1.0 - 1e-7, 1.0 - 1e-9)
 #: Canonical correlations are singular values of a whitened matrix with entries O(1): backward
 #: stable whitening at cond(C_uu), cond(C_vv) <= 1e6 leaves ~eps * sqrt(cond_u cond_v) ~ 2e-10.
 CCA_ATOL = 1e-8
-_GRID = st.sampled_from(SIGMA_GRID)
 
 
 @st.composite
 def _prescribed(draw):
+    """Sizes, then one blob: an index into SIGMA_GRID per canonical correlation (zero bytes:
+    sigma = 0) and the joint Gaussian's numbers."""
     n_u, n_v = _sizes(draw)
     k = min(n_u, n_v)
-    sigma = np.sort([draw(_GRID) for _ in range(k)])[::-1]
-    return {"mu": _draw_joint(draw, n_u, n_v, sigma, _TOP), "sigma": sigma}
+    numbers = _numbers(draw, k + _joint_count(n_u, n_v, drawn_sigma=False))
+    index = np.minimum((numbers.unit(k) * len(SIGMA_GRID)).astype(int), len(SIGMA_GRID) - 1)
+    sigma = np.sort(np.take(SIGMA_GRID, index))[::-1]
+    return {"mu": _draw_joint(draw, n_u, n_v, sigma, _TOP, numbers=numbers), "sigma": sigma}
 
 
 @property(
