@@ -112,9 +112,10 @@ def build_parser():
     check.add_argument(
         "--jobs",
         type=_positive_int,
-        default=1,
+        default=None,
         metavar="J",
-        help="processes searching different properties at once (same results, sooner)",
+        help="processes searching different properties at once (same results, sooner; "
+        "default: one per CPU)",
     )
     check.add_argument("--json", action="store_true", help="print JSON instead of a table")
     check.set_defaults(func=_check)

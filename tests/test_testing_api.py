@@ -6,6 +6,7 @@ of the results they state: test_minimizers, test_objectives, test_gaussian.
 """
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -428,7 +429,20 @@ def test_cli_check_default_examples_is_the_documented_default():
 
     args = build_parser().parse_args(["check"])
     assert args.examples == testing.DEFAULT_EXAMPLES and args.seed == 0 and not args.json
-    assert args.jobs == 1
+    assert args.jobs is None  # run_cli: one process per CPU
+
+
+def test_cli_check_uses_one_process_per_cpu_by_default(monkeypatch):
+    """Without --jobs, run_cli searches with default_jobs() processes: one per CPU it may use."""
+    from gaussclip.testing import runner
+
+    assert runner.default_jobs() == len(os.sched_getaffinity(0))
+    seen = []
+    monkeypatch.setattr(runner, "_searches", lambda sel, ex, seed, jobs: seen.append(jobs) or [])
+    monkeypatch.setattr(runner, "_table", lambda results, elapsed: "")
+    runner.run_cli(only=["cor-5.7"], examples=1)
+    runner.run_cli(only=["cor-5.7"], examples=1, jobs=3)
+    assert seen == [runner.default_jobs(), 3]
 
 
 def test_cli_check_runs_as_a_command():

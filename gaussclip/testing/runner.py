@@ -14,6 +14,8 @@ import builtins
 import contextlib
 import gc as _gc
 import json
+import multiprocessing
+import os
 import sys
 import time
 import traceback
@@ -36,6 +38,7 @@ __all__ = [
     "Property",
     "SearchResult",
     "as_test",
+    "default_jobs",
     "get",
     "property",
     "registered",
@@ -371,6 +374,18 @@ def _table(results, elapsed):
     return "\n".join(lines)
 
 
+def default_jobs():
+    """The processes ``gaussclip check`` uses without ``--jobs``: one per CPU this process may
+    run on (``os.sched_getaffinity``, else ``os.cpu_count``), or 1 where worker processes cannot
+    be forked (Windows). The results do not depend on it (see :func:`run_cli`)."""
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - Windows
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS
+        return os.cpu_count() or 1
+
+
 def _search_by_id(id, examples, seed):
     """:func:`search` on a registered id, in a worker process of :func:`run_cli` (the worker is
     forked, so it holds every property registered before the pool started)."""
@@ -387,28 +402,30 @@ def _searches(selected, examples, seed, jobs):
             yield search(prop, examples=examples, seed=seed)
         return
     import concurrent.futures
-    import multiprocessing
 
     context = multiprocessing.get_context("fork")  # workers inherit the registry as it is
+    jobs = min(jobs, len(selected))
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
         futures = [pool.submit(_search_by_id, p.id, examples, seed) for p in selected]
         for future in futures:
             yield future.result()
 
 
-@validate_params(examples=Integer(low=1), seed=Integer(low=0), jobs=Integer(low=1))
-def run_cli(only=None, examples=DEFAULT_EXAMPLES, seed=0, as_json=False, jobs=1):
+@validate_params(examples=Integer(low=1), seed=Integer(low=0), jobs=Optional(Integer(low=1)))
+def run_cli(only=None, examples=DEFAULT_EXAMPLES, seed=0, as_json=False, jobs=None):
     """``gaussclip check``: print a table (or JSON) of :func:`search` results; exit status 0 when
     every property holds, 1 when one fails, 2 for an unknown id.
 
     ``jobs`` processes search different properties at the same time (Linux/macOS: the workers
-    are forked); the results are the same as with ``jobs=1``, only sooner on several cores."""
+    are forked; ``None``: :func:`default_jobs`, one per CPU); the results are the same as with
+    ``jobs=1``, only sooner on several cores."""
     try:
         selected = registered() if not only else [get(i) for i in only]
     except gc.OptionError as exc:
         print(f"gaussclip check: {exc}", file=sys.stderr)
         return 2
     results, start = [], time.perf_counter()
+    jobs = default_jobs() if jobs is None else jobs
     for r in _searches(selected, examples, seed, jobs):
         results.append(r)
         if not as_json:
