@@ -60,8 +60,9 @@ def _noop(**kwargs):
     return None
 
 
-#: Bytes of the floor's blob: about what a joint Gaussian with n_u, n_v ~ 4 takes.
-FLOOR_BYTES = 120
+#: Bytes of the floor's blob (one per drawn number): about what a joint Gaussian with
+#: n_u, n_v ~ 4 (50 numbers) and a rank-one pair of encoders take.
+FLOOR_BYTES = 60
 
 
 @st.composite

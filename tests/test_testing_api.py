@@ -165,6 +165,32 @@ def test_householder_draws_only_the_entries_it_uses(n, zero_head):
     assert np.array_equal(_householder(_Numbers(bytes(len(raw))), n), np.eye(n))
 
 
+@pytest.mark.parametrize(
+    "sizes", [(1, 1, 1, 1), (2, 1, 2, 1), (3, 5, 3, 5), (6, 6, 6, 6), (4, 2), (1, 6, 1, 6)]
+)
+@pytest.mark.parametrize("case", ["random", "zero vector", "zero head"])
+def test_householder_products_of_several_sets_equal_each_product(sizes, case):
+    """One dorgqr call on the block-diagonal reflectors gives each set's product (to rounding),
+    zero vectors skipped; a zero leading entry falls back to the loop."""
+    from gaussclip.testing.strategies import (
+        _householder_loop,
+        _householder_products,
+        _rotation_count,
+    )
+
+    rng = np.random.default_rng(sum(sizes))
+    parts = [(rng.uniform(-1, 1, _rotation_count(n)), n) for n in sizes]
+    big = max(range(len(sizes)), key=lambda i: sizes[i])
+    if case == "zero vector" and sizes[big] > 1:
+        parts[big][0][: sizes[big]] = 0.0  # the first vector of the largest set
+    if case == "zero head" and sizes[big] > 1:
+        parts[big][0][0] = 0.0
+    got = _householder_products(parts)
+    for q, (entries, n) in zip(got, parts, strict=True):
+        assert np.allclose(q, _householder_loop(entries, n), rtol=0.0, atol=_ROTATION_ATOL)
+        assert np.allclose(q @ q.T, np.eye(n), rtol=0.0, atol=_ROTATION_ATOL)
+
+
 def test_size_pairs_are_every_pair_once_shrinking_like_two_sizes():
     """One draw of (n_u, n_v): each pair once (uniform, as two draws), in the order two
     shrinking draws would prefer (n_u first)."""

@@ -138,47 +138,77 @@ def _householder(numbers, n):
     """The product of n - 1 reflections I - 2 w w^T / |w|^2; the j-th vector w acts on the
     last n - j coordinates (nested blocks, as in a QR factorization, so every orthogonal matrix
     is reachable up to signs). Zero vectors, the shrink target, are skipped. Only the n - j
-    entries a vector uses are drawn.
+    entries a vector uses are drawn. (See :func:`_householder_products` for how it is formed.)"""
+    return _householder_products(((numbers.signed(_rotation_count(n)), n),))[0]
 
-    The product is formed by LAPACK ``dorgqr`` from the vectors scaled to a unit leading entry
-    (``w / w_0`` and ``tau = 2 w_0^2 / |w|^2``: the same reflection), one call instead of a
-    Python loop of small products; sizes below :data:`_LAPACK_MIN_SIZE` and vectors with a zero
-    leading entry but not zero (which that scaling cannot write) use the loop."""
-    entries = numbers.signed(_rotation_count(n))
-    if n >= _LAPACK_MIN_SIZE:
-        rows, cols, starts = _reflector_layout(n)
-        norm2 = np.add.reduceat(entries * entries, starts)
+
+def _householder_products(parts):
+    """:func:`_householder` of several drawn sets at once: ``parts`` is a sequence of
+    ``(entries, n)``, the entries of one product's vectors; returns the products.
+
+    They are formed by *one* LAPACK ``dorgqr`` call on the block-diagonal matrix of all the
+    reflectors, each vector scaled to a unit leading entry (``w / w_0`` with ``tau = 2 w_0^2 /
+    |w|^2``: the same reflection), a block's last column a reflector with ``tau = 0`` (the
+    identity), so the product is block diagonal with the wanted products as blocks: one call
+    and a few array operations instead of a set per product (the per-call overhead, not the
+    arithmetic, is the cost at these sizes). Totals below :data:`_LAPACK_MIN_SIZE`, and any
+    vector with a zero leading entry but not zero (which that scaling cannot write), use the
+    loop."""
+    sizes = tuple(n for _, n in parts)
+    total = sum(sizes)
+    if total >= _LAPACK_MIN_SIZE:
+        rows, cols, starts, heads_at, vector_of = _reflector_layout(sizes)
+        entries = np.concatenate([e for e, _ in parts]) if len(parts) > 1 else parts[0][0]
+        norm2 = np.add.reduceat(entries * entries, starts) if starts.size else starts * 0.0
         heads = entries[starts]
+        tau = np.zeros(total)
         if heads.all():  # the usual case: every vector is used and has a nonzero lead
-            tau = 2.0 * heads * heads / norm2
+            tau[heads_at] = 2.0 * heads * heads / norm2
         else:
             used = norm2 > _TINY
-            if not heads[used].all():
-                return _householder_loop(entries, n)
-            tau = np.where(used, 2.0 * heads * heads / np.where(used, norm2, 1.0), 0.0)
-            heads = np.where(used, heads, 1.0)
-        vectors = np.zeros((n, n))
-        vectors[rows, cols] = entries / heads[cols]
-        q, _, info = dorgqr(vectors, tau, overwrite_a=True)
-        if info == 0:
-            return q
-    return _householder_loop(entries, n)
+            if heads[used].all():
+                tau[heads_at] = np.where(used, 2.0 * heads * heads / np.where(used, norm2, 1.0), 0)
+                heads = np.where(used, heads, 1.0)
+            else:
+                heads = None
+        if heads is not None:
+            vectors = np.zeros((total, total))
+            vectors[rows, cols] = entries / heads[vector_of]
+            q, _, info = dorgqr(vectors, tau, overwrite_a=True)
+            if info == 0:
+                out, offset = [], 0
+                for n in sizes:
+                    out.append(q[offset : offset + n, offset : offset + n])
+                    offset += n
+                return out
+    return [_householder_loop(e, n) for e, n in parts]
 
 
-#: From this size on :func:`_householder` calls LAPACK (below it the loop is as fast).
+#: From this total size on :func:`_householder_products` calls LAPACK (below it the loop is as
+#: fast).
 _LAPACK_MIN_SIZE = 3
 
 
 @functools.cache
-def _reflector_layout(n):
-    """Where the drawn entries of :func:`_householder`'s vectors go in LAPACK's (n, n) matrix of
-    reflectors (vector j in column j, rows j to n - 1), and where each vector starts."""
-    rows = np.concatenate([np.arange(j, n) for j in range(n - 1)])
-    cols = np.concatenate([np.full(n - j, j) for j in range(n - 1)])
-    starts = np.cumsum([0] + [n - j for j in range(n - 2)]).astype(np.intp)
-    for array in (rows, cols, starts):
+def _reflector_layout(sizes):
+    """Where the drawn entries of :func:`_householder_products`'s vectors go in LAPACK's
+    block-diagonal matrix of reflectors (block after block; vector j of a block of size n at
+    offset o in column o + j, rows o + j to o + n - 1), where each vector starts in the
+    entries, the column of each vector and the vector of each entry."""
+    rows, cols, starts, columns, vector_of, offset, start = [], [], [], [], [], 0, 0
+    for n in sizes:
+        for j in range(n - 1):
+            rows += range(offset + j, offset + n)
+            cols += [offset + j] * (n - j)
+            vector_of += [len(starts)] * (n - j)
+            starts.append(start)
+            columns.append(offset + j)
+            start += n - j
+        offset += n
+    out = tuple(np.array(x, dtype=np.intp) for x in (rows, cols, starts, columns, vector_of))
+    for array in out:
         array.flags.writeable = False
-    return rows, cols, starts
+    return out
 
 
 def _householder_loop(entries, n):
@@ -287,8 +317,13 @@ def spectra(n, *, max_condition=MAX_CONDITION, scale=True):
 def _spd(numbers, n, top):
     lam = _spectrum(numbers, n, top)
     q = _householder(numbers, n)
+    return _congruence(q, lam), lam, q
+
+
+def _congruence(q, lam):
+    """Q diag(lam) Q^T, exactly symmetric."""
     m = (q * lam) @ q.T
-    return 0.5 * (m + m.T), lam, q
+    return 0.5 * (m + m.T)
 
 
 def _spd_count(n):
@@ -426,12 +461,15 @@ def _draw_joint(draw, a, b, sigma, top, mean=False, mean_elements=None, numbers=
     if numbers is None:
         numbers = _Numbers(draw(_blob(_joint_count(a, b, sigma is None, mean))))
     s = np.sort(numbers.unit(k) * DEFAULT_MAX_SIGMA)[::-1] if sigma is None else sigma
-    cuu, lam_u, q_u = _spd(numbers, a, top)
-    cvv, lam_v, q_v = _spd(numbers, b, top)
-    t_u = (q_u * np.sqrt(lam_u)) @ _householder(numbers, a)
-    t_v = (q_v * np.sqrt(lam_v)) @ _householder(numbers, b)
+    # the numbers in the order of _spd(a), _spd(b), then the rotations U and V
+    lam_u, rot_u = _spectrum(numbers, a, top), numbers.signed(_rotation_count(a))
+    lam_v, rot_v = _spectrum(numbers, b, top), numbers.signed(_rotation_count(b))
+    rot_u2, rot_v2 = numbers.signed(_rotation_count(a)), numbers.signed(_rotation_count(b))
+    q_u, q_v, p_u, p_v = _householder_products(((rot_u, a), (rot_v, b), (rot_u2, a), (rot_v2, b)))
+    t_u = (q_u * np.sqrt(lam_u)) @ p_u
+    t_v = (q_v * np.sqrt(lam_v)) @ p_v
     cov = np.empty((a + b, a + b))  # [[C_uu, C_uv], [C_vu, C_vv]], filled in place
-    cov[:a, :a], cov[a:, a:] = cuu, cvv
+    cov[:a, :a], cov[a:, a:] = _congruence(q_u, lam_u), _congruence(q_v, lam_v)
     cov[:a, a:] = (t_u[:, :k] * s) @ t_v[:, :k].T
     cov[a:, :a] = cov[:a, a:].T
     centre = None
