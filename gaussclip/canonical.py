@@ -248,8 +248,8 @@ def bilinear(white_left, M, white_right):
     product of one entry of ``M`` with standard deviations and whitening entries, as when
     ``M`` is scaled first, so no new cancellation). Overflow gives inf, for the caller to
     check."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return white_left.scaled_core_inv.T @ M @ white_right.scaled_core_inv
+    with np.errstate(over="ignore", invalid="ignore"):  # np.dot: `@`'s BLAS call, less overhead
+        return np.dot(np.dot(white_left.scaled_core_inv.T, M), white_right.scaled_core_inv)
 
 
 @dataclass(frozen=True, eq=False)
