@@ -25,6 +25,7 @@ from .errors import ArgumentTypeError, CovarianceError, DomainError, RankError, 
 from .linalg import SPD, block_2x2
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+_EPS = float(np.finfo(np.float64).eps)
 
 #: The largest canonical correlation must satisfy ``1 - sigma_1 > SIGMA_CUTOFF_FACTOR * eps``:
 #: in whitened coordinates the joint covariance has eigenvalues ``1 +- sigma_i``, so this is the
@@ -242,7 +243,7 @@ class JointGaussian:
         top = float(canonical.sigma[0])
         # In whitened coordinates cov has eigenvalues 1 +- sigma_i: it is positive definite
         # iff every canonical correlation is < 1 (a scale-free criterion).
-        if 1.0 - top <= SIGMA_CUTOFF_FACTOR * np.finfo(np.float64).eps:
+        if 1.0 - top <= SIGMA_CUTOFF_FACTOR * _EPS:
             kind = "indefinite" if top > 1.0 + 1e-8 else "singular"
             raise CovarianceError(
                 f"`cov` must be positive definite; got a {kind} matrix: its largest canonical "

@@ -62,6 +62,39 @@ def _workspace(name, *args, **kwargs):
     return _COMPUTE_LWORK(_routine(name, name == "gesdd")[1], *args, **kwargs)
 
 
+#: ``{(driver, shape, full_matrices): (routine, positional arguments after the matrix)}``: the
+#: LAPACK routine and its complete argument list for one shape, assembled on first use, so a
+#: call costs one dictionary lookup on top of the routine itself.
+_CALLS = {}
+
+
+def _call(kind, shape, full_matrices=True):
+    """The routine and the arguments after the matrix for :func:`eigh` (``kind`` ``"evr"`` or
+    ``"evd"``) or :func:`svd` (``"gesdd"``) of a matrix of ``shape``: the arguments SciPy's
+    ``eigh``/``svd`` pass (the f2py wrappers' defaults spelled out, positionally)."""
+    key = (kind, shape, full_matrices)
+    found = _CALLS.get(key)
+    if found is not None:
+        return found
+    if kind == "gesdd":
+        m, n = shape
+        lwork = _workspace("gesdd", m, n, compute_uv=True, full_matrices=full_matrices)
+        # (a, compute_uv, full_matrices, lwork)
+        found = (_routine("gesdd", True)[0], (1, int(full_matrices), lwork))
+    elif kind == "evd":
+        lwork, liwork = _workspace("syevd", n=shape[0], lower=True, compute_v=1)
+        # (a, compute_v, lower, lwork, liwork)
+        found = (_routine("syevd")[0], (1, 1, lwork, liwork))
+    else:
+        n = shape[0]
+        lwork, liwork = _workspace("syevr", n=n, lower=True)
+        # (a, compute_v, range, lower, vl, vu, il, iu, abstol, lwork, liwork): every value the
+        # wrapper's default except lower, as scipy.linalg.eigh(driver="evr") passes them
+        found = (_routine("syevr")[0], (1, "A", 1, 0.0, 1.0, 1, n, 0.0, lwork, liwork))
+    _CALLS[key] = found
+    return found
+
+
 def _plain(a):
     """True for the float64 2-D non-empty arrays the direct LAPACK calls handle exactly as SciPy."""
     return (
@@ -84,19 +117,11 @@ def eigh(a, driver="evr"):
     ``gaussclip check``). Anything unusual (another dtype, an empty matrix, a LAPACK failure) goes
     to SciPy's function, which also raises SciPy's errors.
     """
-    if driver in ("evr", "evd") and _plain(a) and a.shape[0] == a.shape[1]:
-        name = "syevr" if driver == "evr" else "syevd"
-        drv = _routine(name)[0]
-        n = a.shape[0]
-        if driver == "evd":
-            lwork, liwork = _workspace(name, n=n, lower=True, compute_v=1)
-        else:
-            lwork, liwork = _workspace(name, n=n, lower=True)
-        w, v, *_, info = drv(
-            a=a, overwrite_a=False, lower=True, compute_v=1, lwork=lwork, liwork=liwork
-        )
-        if info == 0:
-            return w, v
+    if (driver == "evd" or driver == "evr") and _plain(a) and a.shape[0] == a.shape[1]:
+        drv, args = _call(driver, a.shape)
+        out = drv(a, *args)
+        if out[-1] == 0:  # info
+            return out[0], out[1]
     return scipy.linalg.eigh(a, check_finite=False, driver=driver)
 
 
@@ -105,12 +130,8 @@ def svd(a, full_matrices=True):
     ``dgesdd``): ``(u, s, vt)``, computed like :func:`eigh`: identical results, without SciPy's
     per-call overhead; anything unusual goes to SciPy's function."""
     if _plain(a):
-        m, n = a.shape
-        drv = _routine("gesdd", True)[0]
-        lwork = _workspace("gesdd", m, n, compute_uv=True, full_matrices=full_matrices)
-        u, s, vt, info = drv(
-            a, compute_uv=True, lwork=lwork, full_matrices=full_matrices, overwrite_a=False
-        )
+        drv, args = _call("gesdd", a.shape, bool(full_matrices))
+        u, s, vt, info = drv(a, *args)
         if info == 0:
             return u, s, vt
     return scipy.linalg.svd(a, full_matrices=full_matrices, check_finite=False)

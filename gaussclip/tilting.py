@@ -132,14 +132,15 @@ def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
         if M.shape != (n, n):
             fail(ShapeError, name, f"a real array of shape ({n}, {n})", M)
         scale = np.abs(M).max()
-        half_gap = np.abs(0.5 * M - 0.5 * M.T).max()  # halves: no overflow near 1.8e308
+        half, half_t = 0.5 * M, (0.5 * M).T
+        half_gap = np.abs(half - half_t).max()  # halves: no overflow near 1.8e308
         if half_gap > 0.5e-8 * scale:
             raise OptionError(
                 f"`{name}` must be symmetric (it is H^T H or G^T G); got a matrix whose "
                 f"transpose differs by 2 x {half_gap:.3g} (relative to its largest "
                 f"entry {scale:.3g}). Pass {name}/2 + {name}.T/2 if the difference is rounding."
             )
-        out.append(0.5 * M + 0.5 * M.T)
+        out.append(half + half_t)  # 0.5 * M + 0.5 * M.T from the halves already formed
     return A, out[0], out[1]
 
 
@@ -194,7 +195,8 @@ def to_canonical(mu, A, B=None, C=None):
 
 
 def _sym_power(vals, vecs, power):
-    return (vecs * vals**power) @ vecs.T
+    # np.dot: the same BLAS call as `@` (identical results), with less overhead on small blocks
+    return np.dot(vecs * vals**power, vecs.T)
 
 
 def model_correlations(params):
@@ -203,8 +205,8 @@ def model_correlations(params):
     if params.B is None and params.C is None:  # inner tilting: P = Q = I
         Ahat = params.A
     else:
-        Ahat = _sym_power(params.p, params.p_vecs, -0.5) @ params.A
-        Ahat = Ahat @ _sym_power(params.q, params.q_vecs, -0.5)
+        Ahat = np.dot(_sym_power(params.p, params.p_vecs, -0.5), params.A)
+        Ahat = np.dot(Ahat, _sym_power(params.q, params.q_vecs, -0.5))
     left, a, right_t = svd(Ahat, full_matrices=True)
     return left, a, right_t.T
 
