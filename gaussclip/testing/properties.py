@@ -36,6 +36,7 @@ from .strategies import (
     _invertible_count,
     _joint_count,
     _log_condition,
+    _not_both_zero,
     _Numbers,
     _solve_triangular,
 )
@@ -258,8 +259,7 @@ def _weights(draw, kind):
     zero: then CLIP's (1, 1))."""
     if kind != "free":
         return kind
-    w = (draw(_FREE_WEIGHT), draw(_FREE_WEIGHT))
-    return (1.0, 1.0) if w[0] + w[1] == 0.0 else w
+    return _not_both_zero((draw(_FREE_WEIGHT), draw(_FREE_WEIGHT)))
 
 
 def _numbers(draw, count):
