@@ -73,7 +73,13 @@ def _floor_draws(draw):
     }
 
 
-FLOOR = Property("(hypothesis floor)", "Hypothesis's own cost per example", _noop, _floor_draws())
+FLOOR = Property(
+    "(hypothesis floor)",
+    "Hypothesis's own cost per example",
+    _noop,
+    _floor_draws(),
+    global_random=False,  # as the built-in properties
+)
 
 
 def main(argv=None):

@@ -353,6 +353,53 @@ def test_search_runs_with_one_blas_thread_and_restores_the_setting():
         testing.search(record, blas_threads=0)
 
 
+#: NumPy's global RandomState (what np.random.random() and np.random.seed() use), which the
+#: next tests are about.
+_GLOBAL_RANDOM = np.random.mtrand._rand
+
+
+def _first_global_draws(global_random):
+    """_GLOBAL_RANDOM.random() at the start of each of a few examples of a property."""
+    seen = []
+
+    @testing.property(
+        "test-global-random", register=False, global_random=global_random, x=st.integers(0, 9)
+    )
+    def record(x):
+        seen.append(_GLOBAL_RANDOM.random())
+
+    assert testing.search(record, examples=5).status == "ok"
+    return seen
+
+
+def test_search_seeds_numpys_global_random_state_unless_a_property_opts_out():
+    """By default Hypothesis seeds NumPy's global random state before every example (the same
+    first draw each time) and restores it; global_random=False leaves it alone (the draws go
+    on), and the default is back in force after such a search."""
+    _GLOBAL_RANDOM.seed(12345)
+    before = _GLOBAL_RANDOM.get_state()[1].copy()
+    seeded = _first_global_draws(True)
+    assert len(seeded) >= 5 and len(set(seeded)) == 1
+    assert np.array_equal(_GLOBAL_RANDOM.get_state()[1], before)  # restored after the search
+    free = _first_global_draws(False)
+    assert len(set(free)) == len(free) >= 5
+    assert not np.array_equal(_GLOBAL_RANDOM.get_state()[1], before)  # the draws consumed it
+    assert len(set(_first_global_draws(True))) == 1
+
+
+def test_builtin_properties_never_touch_numpys_global_random_state():
+    """The built-in properties say global_random=False (so search skips Hypothesis's costly
+    reseeding), a promise this checks: their searches leave NumPy's global state as it was."""
+    _GLOBAL_RANDOM.seed(2024)
+    before = _GLOBAL_RANDOM.get_state()[1].copy()
+    builtins = [p for p in testing.registered() if p.func.__module__.endswith(".properties")]
+    assert len(builtins) >= 18
+    for prop in builtins:
+        assert prop.global_random is False, prop.id
+        assert testing.search(prop, examples=3).status == "ok", prop.id
+        assert np.array_equal(_GLOBAL_RANDOM.get_state()[1], before), prop.id
+
+
 def test_a_builtin_failure_prints_the_quantities_compared(monkeypatch):
     """A property's AssertionError names what was compared, with both values: swap the two
     losses that Theorem 3.10 compares and the (now false) inequality reports them."""

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import gaussclip as gc
 
-from .registry import property
+from . import registry
 from .strategies import (
     _blob,
     _cholesky_factors,
@@ -40,6 +40,10 @@ from .strategies import (
     _Numbers,
     _solve_triangular,
 )
+
+#: The built-in properties draw every number through Hypothesis, never from NumPy's global random
+#: state, so a search need not reseed that state for each example (``global_random=False``).
+property = functools.partial(registry.property, global_random=False)
 
 #: Largest n_u and n_v in the built-in properties.
 MAX_SIZE = 6
