@@ -37,10 +37,9 @@ from .errors import ArgumentTypeError, DomainError, OptionError
 from .gaussian import JointGaussian
 from .tilting import (
     TILTINGS,
-    check_parameters,
+    canonical_parameters,
     domain_error,
     model_correlations,
-    to_canonical,
 )
 
 LOSSES = ("cond", "joint")
@@ -175,9 +174,9 @@ def finite_objective(value, what="the objective"):
     return max(float(value), 0.0)
 
 
-def gaussian_objective(mu, loss, tilting, weights, A, B=None, C=None):
-    """J of a Gaussian tilting at validated parameters (see :func:`population_loss`)."""
-    params = to_canonical(mu, A, B, C)
+def gaussian_objective(loss, tilting, weights, params):
+    """J of a Gaussian tilting at :class:`~gaussclip.tilting.CanonicalParameters` (see
+    :func:`population_loss`)."""
     with np.errstate(over="ignore", invalid="ignore"):
         if loss == "joint":
             value = joint_kl(params, tilting)
@@ -297,5 +296,5 @@ def population_loss(
         )
         # J >= 0; an estimate within its error of 0 may land below it: clamped like rounding.
         return Estimate(max(value, 0.0), stderr=stderr, method=method)
-    A, B, C = check_parameters(mu, tilting, A=A, B=B, C=C, G=G, H=H)
-    return Estimate(gaussian_objective(mu, loss, tilting, weights, A, B, C))
+    params = canonical_parameters(mu, tilting, A=A, B=B, C=C, G=G, H=H)
+    return Estimate(gaussian_objective(loss, tilting, weights, params))

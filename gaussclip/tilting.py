@@ -67,13 +67,17 @@ def encoder_products(G, H):
     return _encoder_products(G, H)
 
 
-def _encoder_products(G, H):
-    """:func:`encoder_products` on float64 2-D arrays already checked (the unchecked kernel)."""
+def _same_rows(G, H):
     if G.shape[0] != H.shape[0]:
         raise ShapeError(
             f"`G` and `H` must have the same number of rows (the embedding dimension n_e); "
             f"got {G.shape} and {H.shape}."
         )
+
+
+def _encoder_products(G, H):
+    """:func:`encoder_products` on float64 2-D arrays already checked (the unchecked kernel)."""
+    _same_rows(G, H)
     with np.errstate(over="ignore", invalid="ignore"):
         out = G.T @ H, G.T @ G, H.T @ H
     if not all(np.isfinite(x).all() for x in out):
@@ -92,27 +96,30 @@ def resolve_tilting(tilting, B, C):
     return tilting
 
 
-def check_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
-    """Validate the parameters of a Gaussian tilting and return ``(A, B, C)``.
+def _check_encoders(mu, G, H, A, B, C):
+    """Encoders given together, without products, with n_u and n_v columns."""
+    if G is None or H is None or A is not None or B is not None or C is not None:
+        raise OptionError(
+            "give either the encoders `G` and `H` together, or the products `A` (and `B`, "
+            "`C` for the quadratic tilting); got a mixture."
+        )
+    if G.shape[1] != mu.n_u or H.shape[1] != mu.n_v:
+        raise ShapeError(
+            f"`G` and `H` must have shapes (n_e, {mu.n_u}) and (n_e, {mu.n_v}); got "
+            f"{G.shape} and {H.shape}."
+        )
+    _same_rows(G, H)
 
-    Either ``A`` (with ``B``, ``C`` for the quadratic tilting; a missing one means zero) or the
-    encoders ``G``, ``H`` must be given. For the inner tilting ``B`` and ``C`` are ``None``.
-    The arrays must come converted by the caller's constraint table (``Optional(Array(ndim=2))``:
-    float64, finite, 2-D); every public caller has one, so they are not converted again here.
+
+def check_parameters(mu, tilting, A=None, B=None, C=None):
+    """Validate the products of a Gaussian tilting and return ``(A, B, C)``.
+
+    ``A`` is required, with ``B``, ``C`` for the quadratic tilting (a missing one means zero);
+    for the inner tilting ``B`` and ``C`` are ``None``. (Encoders go through
+    :func:`canonical_parameters`.) The arrays must come converted by the caller's constraint
+    table (``Optional(Array(ndim=2))``: float64, finite, 2-D); every public caller has one, so
+    they are not converted again here.
     """
-    if G is not None or H is not None:
-        if G is None or H is None or A is not None or B is not None or C is not None:
-            raise OptionError(
-                "give either the encoders `G` and `H` together, or the products `A` (and `B`, "
-                "`C` for the quadratic tilting); got a mixture."
-            )
-        if G.shape[1] != mu.n_u or H.shape[1] != mu.n_v:
-            raise ShapeError(
-                f"`G` and `H` must have shapes (n_e, {mu.n_u}) and (n_e, {mu.n_v}); got "
-                f"{G.shape} and {H.shape}."
-            )
-        A, B, C = _encoder_products(G, H)  # G, H checked just above
-        return (A, None, None) if tilting == "inner" else (A, B, C)
     if A is None:
         raise OptionError("give the parameter `A` (or the encoders `G` and `H`).")
     if A.shape != (mu.n_u, mu.n_v):
@@ -192,6 +199,43 @@ def to_canonical(mu, A, B=None, C=None):
     p, p_vecs = _side_factor(Bp, mu.n_u, "B", "u")
     q, q_vecs = _side_factor(Cp, mu.n_v, "C", "v")
     return CanonicalParameters(can, Ap, Bp, Cp, p, p_vecs, q, q_vecs)
+
+
+def encoders_to_canonical(mu, tilting, G, H):
+    r"""The :class:`CanonicalParameters` of encoders ``G``, ``H`` (checked by
+    :func:`_check_encoders`), mapped first: :math:`G' = G F_u^{-1}`, :math:`H' = H F_v^{-1}`,
+    then :math:`A' = G'^\top H'`, :math:`B' = G'^\top G'`, :math:`C' = H'^\top H'`.
+
+    Equal to :func:`to_canonical` of :func:`encoder_products` in exact arithmetic; two small
+    products replace its three congruences (measured: 77 against 167 us at n_u = 4, n_v = 5,
+    n_e = 3), and :math:`B'`, :math:`C'` come out positive semidefinite by construction.
+    Raises :class:`~gaussclip.errors.DomainError` when a product overflows float64."""
+    can = mu.canonical()
+    with np.errstate(over="ignore", invalid="ignore"):  # np.dot: `@`'s BLAS call, less overhead
+        Gp = np.dot(G, can.frame_u.scaled_core_inv)
+        Hp = np.dot(H, can.frame_v.scaled_core_inv)
+        out = [np.dot(Gp.T, Hp)]
+        if tilting != "inner":
+            out += [np.dot(Gp.T, Gp), np.dot(Hp.T, Hp)]
+    if not all(np.isfinite(x).all() for x in out):
+        raise DomainError(
+            "`G` and `H` are too large: in standardized coordinates their products G^T H, "
+            "G^T G, H^T H overflow float64. Rescale the encoders."
+        )
+    Ap, Bp, Cp = out if tilting != "inner" else (out[0], None, None)
+    p, p_vecs = _side_factor(Bp, mu.n_u, "B", "u")
+    q, q_vecs = _side_factor(Cp, mu.n_v, "C", "v")
+    return CanonicalParameters(can, Ap, Bp, Cp, p, p_vecs, q, q_vecs)
+
+
+def canonical_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
+    """Validated parameters of a Gaussian tilting, either the products ``A`` (``B``, ``C``) or
+    the encoders ``G``, ``H`` (see :func:`check_parameters`), as :class:`CanonicalParameters`:
+    encoders through :func:`encoders_to_canonical`, products through :func:`to_canonical`."""
+    if G is not None or H is not None:
+        _check_encoders(mu, G, H, A, B, C)
+        return encoders_to_canonical(mu, tilting, G, H)
+    return to_canonical(mu, *check_parameters(mu, tilting, A=A, B=B, C=C))
 
 
 def _sym_power(vals, vecs, power):

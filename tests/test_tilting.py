@@ -50,6 +50,37 @@ def test_model_conditionals_agree_with_joint_model(mu, quadratic, data):
         assert np.allclose(direct.mean, expected, atol=DIRECT_RTOL * (1 + np.abs(expected).max()))
 
 
+#: Encoders mapped to canonical coordinates before their products (G' = G F_u^-1, ...) against
+#: the products mapped by congruences (F_u^-T G^T G F_u^-1, ...): the whitened numbers are O(1),
+#: but both routes pass through original units, where the entries of G and F_u^-1 are as large
+#: as sqrt(cond(C_uu)) each: rounding ~eps * cond <= 2e-10 at the strategies' cond <= 1e6
+#: (measured 8e-12 in a thorough-profile search).
+ENCODER_ROUTE_ATOL = 1e-9
+
+
+@given(joint_gaussians(mean=True), st.sampled_from(["inner", "quadratic"]), st.data())
+def test_encoders_in_canonical_coordinates_equal_their_products_there(mu, kind, data):
+    """population_loss with encoders maps G and H to canonical coordinates first
+    (tilting.encoders_to_canonical); it equals the products route (to_canonical of
+    encoder_products), parameters and objectives alike."""
+    G, H = data.draw(encoders(mu, rank=st.integers(1, 4), max_norm=MAX_NORM))
+    via_encoders = tilting.encoders_to_canonical(mu, kind, G, H)
+    A, B, C = gc.encoder_products(G, H)
+    if kind == "inner":
+        B = C = None
+    via_products = tilting.to_canonical(mu, A, B, C)
+    for name in ("A", "B", "C", "p", "q"):
+        x, y = getattr(via_encoders, name), getattr(via_products, name)
+        if y is None:
+            assert x is None, name
+            continue
+        assert np.allclose(x, y, rtol=0.0, atol=ENCODER_ROUTE_ATOL * (1.0 + np.abs(y).max())), name
+    for loss in ("cond", "joint"):
+        from_encoders = gc.population_loss(mu, loss, kind, G=G, H=H)
+        from_products = gc.population_loss(mu, loss, kind, A=A, B=B, C=C)
+        assert abs(from_encoders - from_products) <= ENCODER_ROUTE_ATOL * (1.0 + from_products)
+
+
 def test_precision_blocks_eq_40_and_47():
     mu = gc.JointGaussian([[2.0, 0.5, 0.3], [0.5, 1.0, 0.2], [0.3, 0.2, 1.0]], 2)
     A = np.array([[0.1], [0.2]])
@@ -87,7 +118,8 @@ def test_quadratic_model_always_exists_for_realizable_parameters():
 
 
 def _callers_of_check_parameters():
-    """The public functions whose bodies reach ``tilting.check_parameters`` (directly, or through
+    """The public functions whose bodies reach ``tilting.check_parameters`` or
+    ``tilting.canonical_parameters`` (directly, or through
     ``summaries._mean_gap``), found in the source so a new caller cannot be missed."""
     out = []
     for module in (objectives, summaries, tilting):
@@ -95,7 +127,11 @@ def _callers_of_check_parameters():
             if name.startswith("_") or not hasattr(func, "constraints"):
                 continue
             source = inspect.getsource(func)
-            if "check_parameters(" in source or "_mean_gap(" in source:
+            if (
+                "check_parameters(" in source
+                or "canonical_parameters(" in source
+                or "_mean_gap(" in source
+            ):
                 out.append(func)
     return out
 
