@@ -8,7 +8,8 @@
 * :func:`block_2x2` -- a symmetric 2 x 2 block matrix (``np.block`` without its overhead).
 * :func:`h` -- the map of Definition 5.5 that gives the joint-loss minimizer (Theorem 5.6).
 * :func:`eigh` and :func:`svd` -- SciPy's ``scipy.linalg.eigh`` / ``scipy.linalg.svd`` for
-  float64 matrices, calling the same LAPACK routines with the same workspace directly.
+  float64 matrices, calling the same LAPACK routines with the same workspace directly;
+  :func:`cholesky` and :func:`solve_lower` likewise call ``dpotrf`` and ``dtrtrs``.
 """
 
 import functools
@@ -16,6 +17,7 @@ from functools import cached_property
 
 import numpy as np
 import scipy.linalg
+from scipy.linalg.lapack import dpotrf, dtrtrs
 
 from ._checks import finite_array, integer, square_matrix
 from ._validation import Array, fail, validate_params
@@ -70,13 +72,17 @@ _CALLS = {}
 
 def _call(kind, shape, full_matrices=True):
     """The routine and the arguments after the matrix for :func:`eigh` (``kind`` ``"evr"`` or
-    ``"evd"``) or :func:`svd` (``"gesdd"``) of a matrix of ``shape``: the arguments SciPy's
+    ``"evd"``), :func:`svd` (``"gesdd"``) or :func:`singular_values` (``"gesdd-values"``) of a
+    matrix of ``shape``: the arguments SciPy's
     ``eigh``/``svd`` pass (the f2py wrappers' defaults spelled out, positionally)."""
     key = (kind, shape, full_matrices)
     found = _CALLS.get(key)
     if found is not None:
         return found
-    if kind == "gesdd":
+    if kind == "gesdd-values":
+        lwork = _workspace("gesdd", *shape, compute_uv=False, full_matrices=False)
+        found = (_routine("gesdd", True)[0], (0, 0, lwork))
+    elif kind == "gesdd":
         m, n = shape
         lwork = _workspace("gesdd", m, n, compute_uv=True, full_matrices=full_matrices)
         # (a, compute_uv, full_matrices, lwork)
@@ -135,6 +141,35 @@ def svd(a, full_matrices=True):
         if info == 0:
             return u, s, vt
     return scipy.linalg.svd(a, full_matrices=full_matrices, check_finite=False)
+
+
+def cholesky(a):
+    r"""The lower Cholesky factor :math:`L` of a finite symmetric float64 matrix
+    :math:`a = LL^\top` (its lower triangle is read), or ``None`` when LAPACK ``dpotrf`` finds
+    it not positive definite. Called directly: at the engine's sizes (n <= ~10) SciPy's and
+    NumPy's wrappers cost several times the factorization."""
+    factor, info = dpotrf(a, lower=1, clean=1)
+    return factor if info == 0 else None
+
+
+def solve_lower(factor, b):
+    r""":math:`L^{-1}b` for a lower-triangular :math:`L` with nonzero diagonal (a factor from
+    :func:`cholesky`) and ``b`` of shape (n,) or (n, k), by LAPACK ``dtrtrs``."""
+    x, info = dtrtrs(factor, b, lower=1)
+    if info != 0:  # pragma: no cover - a Cholesky factor has a positive diagonal
+        raise np.linalg.LinAlgError(f"dtrtrs failed with info = {info}")
+    return x
+
+
+def singular_values(a):
+    """``scipy.linalg.svdvals(a, check_finite=False)``: the singular values of a float64
+    matrix, descending (LAPACK ``dgesdd`` without singular vectors), computed like :func:`svd`."""
+    if _plain(a):
+        drv, args = _call("gesdd-values", a.shape)
+        s, info = drv(a, *args)[1::2]
+        if info == 0:
+            return s
+    return scipy.linalg.svdvals(a, check_finite=False)
 
 
 def spd_cutoff(eigenvalues):

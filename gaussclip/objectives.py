@@ -35,11 +35,12 @@ from ._validation import (
 )
 from .errors import ArgumentTypeError, DomainError, OptionError
 from .gaussian import JointGaussian
+from .linalg import solve_lower
 from .tilting import (
     TILTINGS,
     canonical_parameters,
     domain_error,
-    model_correlations,
+    model_correlation_values,
 )
 
 LOSSES = ("cond", "joint")
@@ -119,29 +120,31 @@ def expected_conditional_kl(params, side):
     For ``side="u"``: :math:`E_{v\sim\mu_v} D_{KL}(\mu_{u|v}(\cdot|v)\|\nu_{u|v}(\cdot|v))`.
     In canonical coordinates :math:`\mu_{a|b} = N(\Sigma b, S)` with
     :math:`S = I - \Sigma\Sigma^\top` diagonal and :math:`\nu_{a|b} = N(P^{-1}A'b, P^{-1})`
-    (eqs. 41a, 48a), :math:`P = I + B'`; Lemma E.1 and :math:`E[bb^\top] = I` give
+    (eqs. 41a, 48a), :math:`P = I + B' = LL^\top`; Lemma E.1 and :math:`E[bb^\top] = I` give
 
     .. math:: \tfrac12\bigl[\operatorname{Tr}(B'S) - \log|P|
               + \textstyle\sum_i(-\sigma_i^2 - \log(1 - \sigma_i^2))
-              + \operatorname{Tr}(E^\top P^{-1} E)\bigr],\qquad E = A' - P\Sigma ,
+              + \|L^{-1}E\|_F^2\bigr],\qquad E = A' - P\Sigma ,
 
-    every term written without cancellation of large numbers.
+    with :math:`\log|P| = 2\sum_i\log L_{ii}` and :math:`\|L^{-1}E\|_F^2 =
+    \operatorname{Tr}(E^\top P^{-1}E)`: every term written without cancellation of large numbers.
     """
     can = params.canonical
-    extra, coupling, vals, vecs = params.side(side)
+    extra, coupling, factor = params.side(side)
     sig = can.sigma_matrix if side == "u" else can.sigma_matrix.T
     value = can.conditional_information  # the sum over sigma, computed once per mu
     error = coupling - sig
     if extra is not None:
-        value += float(np.diag(extra) @ can.residual_variances[side] - np.log(vals).sum())
-        error = error - extra @ sig
-    rotated = (vecs.T @ error) / np.sqrt(vals)[:, None]
-    return 0.5 * (value + float((rotated * rotated).sum()))
+        trace = extra.diagonal() @ can.residual_variances[side]
+        value += float(trace - 2.0 * np.log(factor.diagonal()).sum())
+        error = solve_lower(factor, error - np.dot(extra, sig))
+    return 0.5 * (value + float(np.einsum("ij,ij->", error, error)))
 
 
 def joint_kl(params, tilting):
     r""":math:`D_{KL}(\mu\|\nu)` in canonical coordinates: with :math:`a_i` the singular values
-    of :math:`P^{-1/2}A'Q^{-1/2}` (the model's canonical correlations),
+    of :math:`L_P^{-1}A'L_Q^{-\top}` (those of :math:`P^{-1/2}A'Q^{-1/2}`, the model's canonical
+    correlations; :math:`P = L_PL_P^\top`, :math:`Q = L_QL_Q^\top`),
 
     .. math:: \tfrac12\bigl[\operatorname{Tr}B' + \operatorname{Tr}C' - 2\sum_i A'_{ii}\sigma_i
               - \log|P| - \log|Q| - \sum_i\log(1 - a_i^2) - \sum_i\log(1 - \sigma_i^2)\bigr].
@@ -150,7 +153,7 @@ def joint_kl(params, tilting):
     :math:`a_i \ge 1`, decided exactly).
     """
     can = params.canonical
-    _, a, _ = model_correlations(params)
+    a = model_correlation_values(params)
     top = float(a[0]) if a.size else 0.0
     if not top < 1.0:
         raise domain_error(tilting, top)
@@ -158,8 +161,8 @@ def joint_kl(params, tilting):
     value -= float((np.log((1.0 - a) * (1.0 + a))).sum())
     value -= can.log_one_minus_sigma_sq
     if params.B is not None:
-        value += float(params.B.trace() - np.log(params.p).sum())
-        value += float(params.C.trace() - np.log(params.q).sum())
+        value += float(params.B.trace() - 2.0 * np.log(params.factor_p.diagonal()).sum())
+        value += float(params.C.trace() - 2.0 * np.log(params.factor_q.diagonal()).sum())
     return 0.5 * value
 
 

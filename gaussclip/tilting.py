@@ -28,6 +28,7 @@ canonical correlations.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from ._validation import Array, Choice, InstanceOf, Optional, fail, validate_par
 from .canonical import Canonical
 from .errors import DomainError, OptionError, ShapeError
 from .gaussian import Gaussian, JointGaussian
-from .linalg import block_2x2, eigh, svd
+from .linalg import block_2x2, cholesky, eigh, singular_values, solve_lower, svd
 
 TILTINGS = ("inner", "quadratic", "cosine")
 GAUSSIAN_TILTINGS = ("inner", "quadratic")
@@ -154,51 +155,98 @@ def check_parameters(mu, tilting, A=None, B=None, C=None):
 @dataclass(frozen=True)
 class CanonicalParameters:
     r"""The parameters of a Gaussian tilting in the canonical coordinates of ``mu``:
-    :math:`A'`, and the spectral factorizations of :math:`P = I + B'`, :math:`Q = I + C'`
-    (identity for the inner tilting).
+    :math:`A'`, :math:`B'`, :math:`C'`, and the lower Cholesky factors of :math:`P = I + B'`,
+    :math:`Q = I + C'` (``None`` for the inner tilting, where :math:`P = Q = I`).
 
-    Build with :func:`to_canonical`; the model's conditionals exist exactly when every
-    ``p``, ``q`` is positive, which :func:`to_canonical` checks.
+    Build with :func:`to_canonical` or :func:`encoders_to_canonical`: the model's conditionals
+    exist exactly when :math:`P` and :math:`Q` are positive definite, which they check (a
+    Cholesky factorization exists). The spectral factorizations ``p``, ``p_vecs``, ``q``,
+    ``q_vecs`` (eigenvalues ascending and eigenvectors; ones and the identity for the inner
+    tilting) are computed on first use: the objectives need only the factors.
     """
 
     canonical: Canonical
     A: np.ndarray
     B: np.ndarray | None
     C: np.ndarray | None
-    p: np.ndarray
-    p_vecs: np.ndarray
-    q: np.ndarray
-    q_vecs: np.ndarray
+    factor_p: np.ndarray | None
+    factor_q: np.ndarray | None
 
     def side(self, side):
-        """``(M', coupling, eigenvalues, eigenvectors)`` of :math:`P` (``"u"``) or :math:`Q`."""
+        """``(M', coupling, Cholesky factor)`` of :math:`P` (``"u"``) or :math:`Q` (``"v"``)."""
         if side == "u":
-            return self.B, self.A, self.p, self.p_vecs
-        return self.C, self.A.T, self.q, self.q_vecs
+            return self.B, self.A, self.factor_p
+        return self.C, self.A.T, self.factor_q
+
+    def spectrum(self, side):
+        """``(eigenvalues, eigenvectors)`` of :math:`P` (``"u"``) or :math:`Q` (``"v"``)."""
+        return (self.p, self.p_vecs) if side == "u" else (self.q, self.q_vecs)
+
+    @cached_property
+    def _spectrum_p(self):
+        return _spectrum(self.B, self.A.shape[0], "B", "u")
+
+    @cached_property
+    def _spectrum_q(self):
+        return _spectrum(self.C, self.A.shape[1], "C", "v")
+
+    @property
+    def p(self):
+        return self._spectrum_p[0]
+
+    @property
+    def p_vecs(self):
+        return self._spectrum_p[1]
+
+    @property
+    def q(self):
+        return self._spectrum_q[0]
+
+    @property
+    def q_vecs(self):
+        return self._spectrum_q[1]
 
 
-def _side_factor(Mp, n, name, side):
+def _not_positive_definite(beta, name, side):
+    return DomainError(
+        f"the model conditional nu_{side}|. does not exist: C_{side}{side}^-1 + {name} must be "
+        f"positive definite, but in standardized whitened coordinates `{name}` has the "
+        f"eigenvalue {beta[0]:.6g} <= -1. `{name}` = encoder^T encoder (positive "
+        "semidefinite) always qualifies."
+    )
+
+
+def _spectrum(Mp, n, name, side):
+    """Eigenvalues (ascending) and eigenvectors of :math:`I + M'` (``M'`` None: zero)."""
     if Mp is None:
         return np.ones(n), np.eye(n)
     beta, vecs = eigh(Mp)
     p = 1.0 + beta
     if not (p > 0.0).all():
-        raise DomainError(
-            f"the model conditional nu_{side}|. does not exist: C_{side}{side}^-1 + {name} must be "
-            f"positive definite, but in standardized whitened coordinates `{name}` has the "
-            f"eigenvalue {beta[0]:.6g} <= -1. `{name}` = encoder^T encoder (positive "
-            "semidefinite) always qualifies."
-        )
+        raise _not_positive_definite(beta, name, side)
     return p, vecs
+
+
+def _side_factor(Mp, n, name, side):
+    """The lower Cholesky factor of :math:`I + M'` (``None`` when ``M'`` is None), or a
+    :class:`~gaussclip.errors.DomainError` naming its smallest eigenvalue when it is not
+    positive definite."""
+    if Mp is None:
+        return None
+    shifted = Mp + np.eye(n)
+    factor = cholesky(shifted)
+    if factor is None:
+        raise _not_positive_definite(eigh(Mp)[0], name, side)
+    return factor
 
 
 def to_canonical(mu, A, B=None, C=None):
     """The :class:`CanonicalParameters` of (A, B, C) for the data ``mu``."""
     can = mu.canonical()
     Ap, Bp, Cp = can.to_canonical(A, B, C)
-    p, p_vecs = _side_factor(Bp, mu.n_u, "B", "u")
-    q, q_vecs = _side_factor(Cp, mu.n_v, "C", "v")
-    return CanonicalParameters(can, Ap, Bp, Cp, p, p_vecs, q, q_vecs)
+    factor_p = _side_factor(Bp, mu.n_u, "B", "u")
+    factor_q = _side_factor(Cp, mu.n_v, "C", "v")
+    return CanonicalParameters(can, Ap, Bp, Cp, factor_p, factor_q)
 
 
 def encoders_to_canonical(mu, tilting, G, H):
@@ -223,9 +271,9 @@ def encoders_to_canonical(mu, tilting, G, H):
             "G^T G, H^T H overflow float64. Rescale the encoders."
         )
     Ap, Bp, Cp = out if tilting != "inner" else (out[0], None, None)
-    p, p_vecs = _side_factor(Bp, mu.n_u, "B", "u")
-    q, q_vecs = _side_factor(Cp, mu.n_v, "C", "v")
-    return CanonicalParameters(can, Ap, Bp, Cp, p, p_vecs, q, q_vecs)
+    factor_p = _side_factor(Bp, mu.n_u, "B", "u")
+    factor_q = _side_factor(Cp, mu.n_v, "C", "v")
+    return CanonicalParameters(can, Ap, Bp, Cp, factor_p, factor_q)
 
 
 def canonical_parameters(mu, tilting, A=None, B=None, C=None, G=None, H=None):
@@ -253,6 +301,17 @@ def model_correlations(params):
         Ahat = np.dot(Ahat, _sym_power(params.q, params.q_vecs, -0.5))
     left, a, right_t = svd(Ahat, full_matrices=True)
     return left, a, right_t.T
+
+
+def model_correlation_values(params):
+    r"""The model's canonical correlations ``a`` (descending) alone: the singular values of
+    :math:`L_P^{-1}A'L_Q^{-\top}`, which equal those of :math:`P^{-1/2}A'Q^{-1/2}`
+    (:func:`model_correlations`) because :math:`L_P^{-1} = O P^{-1/2}` for an orthogonal
+    :math:`O`; two triangular solves instead of two spectral factorizations."""
+    Ahat = params.A
+    if params.factor_p is not None:
+        Ahat = solve_lower(params.factor_q, solve_lower(params.factor_p, Ahat).T).T
+    return singular_values(Ahat)
 
 
 def domain_error(tilting, top):
@@ -401,7 +460,8 @@ def conditional_parameters(params, side):
     r"""For the model conditional of ``side`` given the other: the matrix
     :math:`K' = P^{-1}A'` (canonical coordinates; ``A'^T`` and ``Q`` for ``side="v"``) and the
     eigenpairs of :math:`P` (eqs. 41, 48)."""
-    _, coupling, vals, vecs = params.side(side)
+    coupling = params.side(side)[1]
+    vals, vecs = params.spectrum(side)
     return vecs @ ((vecs.T @ coupling) / vals[:, None]), vals, vecs
 
 
