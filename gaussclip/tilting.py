@@ -33,7 +33,7 @@ from functools import cached_property
 import numpy as np
 
 from ._validation import Array, Choice, InstanceOf, Optional, fail, validate_params
-from .canonical import Canonical
+from .canonical import Canonical, Whitening
 from .errors import DomainError, OptionError, ShapeError
 from .gaussian import Gaussian, JointGaussian
 from .linalg import block_2x2, cholesky, eigh, singular_values, solve_lower, svd
@@ -391,13 +391,17 @@ def pair_model(mu, alpha, beta=None, gamma=None):
         d[:k] = np.sqrt(extra * one_minus)
         perm = np.arange(frame.dim)
         perm[:k] = order
-        # the permuted diagonals diag(d)[perm] and diag(1 / d)[:, perm], written entrywise
-        rows = np.arange(frame.dim)
-        left_map = np.zeros((frame.dim, frame.dim))
-        left_map[rows, perm] = d[perm]
-        left_inv = np.zeros((frame.dim, frame.dim))
-        left_inv[perm, rows] = 1.0 / d[perm]
-        out.append(frame.compose(left_map, left_inv, float(np.log(d).sum())))
+        # compose with the permuted diagonal diag(d)[perm] (inverse diag(1 / d)[:, perm]):
+        # its products with the frame are rows and columns picked and scaled, exactly
+        scaled = d[perm]
+        out.append(
+            Whitening(
+                frame.scale,
+                scaled[:, None] * frame.core[perm],
+                frame.core_inv[:, perm] * (1.0 / scaled),
+                frame.logdet - 2.0 * float(np.log(d).sum()),
+            )
+        )
     signs = np.where(rho[order] < 0.0, -1.0, 1.0)
     rot_v = np.eye(mu.n_v)
     rot_v[np.arange(k), np.arange(k)] = signs

@@ -291,8 +291,10 @@ def _joint(draw):
 def _draw_case(draw, choices, tilting="inner", *, mean=False, perturb=False, extra=0):
     """An example's discrete choices (one draw from ``choices``, see :func:`_choices`; an
     option's ``tilting`` overrides the argument), then one blob: mu, a competitor of the tilting
-    (``params``) and optionally a perturbation direction of the encoders. Returns the dict, the
-    rank, the option (a dict) and the blob's numbers, ``extra`` of them left for the caller."""
+    (``params``: realizable A, B, C) and optionally (``perturb``) a perturbation direction of
+    the encoders, the competitor then being rank-r encoders G, H themselves. Returns the dict,
+    the rank, the option (a dict) and the blob's numbers, ``extra`` of them left for the
+    caller."""
     a, b, r, option = draw(choices)
     option = dict(option or ())
     tilting = option.get("tilting", tilting)
@@ -300,9 +302,12 @@ def _draw_case(draw, choices, tilting="inner", *, mean=False, perturb=False, ext
     count = _joint_count(a, b, mean=mean) + (r + (k if perturb else 0)) * (a + b) + extra
     numbers = _numbers(draw, count)
     mu = _draw_joint(draw, a, b, None, _TOP, mean, numbers=numbers)
-    out = {"mu": mu, "params": _draw_parameters(draw, mu, tilting, r, numbers=numbers)}
-    if perturb:
+    if perturb:  # random rank-r encoders (the same numbers _draw_parameters would use)
+        params = dict(zip("GH", _draw_encoders(draw, mu, r, numbers=numbers), strict=True))
+        out = {"mu": mu, "params": params}
         out["direction"] = _draw_encoders(draw, mu, k, numbers=numbers)
+    else:
+        out = {"mu": mu, "params": _draw_parameters(draw, mu, tilting, r, numbers=numbers)}
     return out, r, option, numbers
 
 
