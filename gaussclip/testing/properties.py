@@ -28,10 +28,12 @@ import gaussclip as gc
 from . import registry
 from .strategies import (
     _blob,
+    _cholesky,
     _cholesky_factors,
     _draw_encoders,
     _draw_joint,
     _draw_parameters,
+    _eigvalsh,
     _invertible,
     _invertible_count,
     _joint_count,
@@ -116,10 +118,6 @@ def _assert_le(what, small, large, atol, **context):
         )
 
 
-def _chol(matrix):
-    return np.linalg.cholesky(matrix)
-
-
 @functools.lru_cache(maxsize=8)
 def _blocks(mu):
     """Cholesky factors and condition numbers of C_uu and C_vv, computed once per drawn ``mu``
@@ -136,7 +134,7 @@ def _blocks(mu):
 
 def _spd_condition(matrix):
     """2-norm condition number of a symmetric positive definite matrix: lambda_max / lambda_min."""
-    lam = np.linalg.eigvalsh(matrix)
+    lam = _eigvalsh(matrix)
     return float(lam[-1] / lam[0])
 
 
@@ -463,7 +461,7 @@ def cor_5_2(mu, u, v):
             np.eye(n),
             WHITENED_ATOL,
         )
-    excess = np.linalg.eigvalsh(_white_cov(mu, mu.Cuu - mu.conditional_cov("u"), "u"))[::-1]
+    excess = _eigvalsh(_white_cov(mu, mu.Cuu - mu.conditional_cov("u"), "u"))[::-1]
     sigma = mu.canonical_correlations()
     expected = np.zeros(mu.n_u)
     expected[: sigma.size] = sigma**2
@@ -625,7 +623,7 @@ def cor_5_7(mu):
     for name, model, d in (("(55a)", cond, sigma), ("(55b)", joint, _h(sigma))):
         expected = np.ones(mu.n_u)
         expected[: d.size] = 1.0 / (1.0 - d**2)
-        got = np.sort(np.linalg.eigvalsh(model))
+        got = np.sort(_eigvalsh(model))
         _assert_close(
             f"whitened eigenvalues of nu_u {name}",
             got,
@@ -636,7 +634,7 @@ def cor_5_7(mu):
         ("nu_u(joint) - C_uu", joint - np.eye(mu.n_u)),
         ("nu_u(cond) - nu_u(joint)", cond - joint),
     ):
-        low = float(np.linalg.eigvalsh(diff).min())
+        low = float(_eigvalsh(diff).min())
         _assert_le(f"0 <= {name} (Loewner)", 0.0, low, WHITENED_ATOL * np.abs(cond).max())
 
 
@@ -653,7 +651,7 @@ def _gaussian_pair(draw):
 def _pencil(cov, factor):
     """Eigenvalues (ascending) of L^-1 cov L^-T: those of the pencil (cov, L L^T)."""
     x = _solve_triangular(factor, cov, lower=True)
-    return np.linalg.eigvalsh(_solve_triangular(factor, x.T, lower=True).T)
+    return _eigvalsh(_solve_triangular(factor, x.T, lower=True).T)
 
 
 def _kl_generalized(mean_p, cov_p, mean_q, cov_q):
@@ -664,9 +662,9 @@ def _kl_generalized(mean_p, cov_p, mean_q, cov_q):
     came out as rounding noise, even negative (a NaN log). So each lam is read from the pencil
     in which it is large: lam >= 1 from (C_p, C_q), lam < 1 as 1 / (the eigenvalue of (C_q, C_p)),
     each to a relative error of ~eps * max(lam_max, 1 / lam_min) at most."""
-    factor = _chol(cov_q)
+    factor = _cholesky(cov_q)
     lam = _pencil(cov_p, factor)
-    lam = np.where(lam >= 1.0, lam, 1.0 / _pencil(cov_q, _chol(cov_p))[::-1])
+    lam = np.where(lam >= 1.0, lam, 1.0 / _pencil(cov_q, _cholesky(cov_p))[::-1])
     d = _solve_triangular(factor, mean_p - mean_q, lower=True)
     return 0.5 * float(np.sum(lam - 1.0 - np.log(lam)) + d @ d)
 
@@ -848,13 +846,16 @@ def _mc_terms(mu, nu, loss, w):
     the leading n_u x n_u block of a Cholesky factor is the factor of the u-block, so u's
     whitened coordinates are the first n_u joint ones."""
     n_u, d = mu.n_u, mu.dim
-    factor = _chol(mu.cov)
-    factor_nu = _chol(nu.cov)
+    factor = _cholesky(mu.cov)
+    factor_nu = _cholesky(nu.cov)
     v_rows = factor[n_u:]  # v - m_v = (L z)[n_u:]
     shift = mu.mean - nu.mean
     maps = [(factor_nu, factor, shift)]  # nu, joint
     if loss == "cond":
-        maps += [(_chol(mu.Cvv), v_rows, np.zeros(d - n_u)), (_chol(nu.Cvv), v_rows, shift[n_u:])]
+        maps += [
+            (_cholesky(mu.Cvv), v_rows, np.zeros(d - n_u)),
+            (_cholesky(nu.Cvv), v_rows, shift[n_u:]),
+        ]
     k = np.vstack([_solve_triangular(f, rows, lower=True) for f, rows, _ in maps])
     c = np.concatenate([_solve_triangular(f, m, lower=True) for f, _, m in maps])
     z = _mc_normals(d)

@@ -41,7 +41,7 @@ import functools
 import math
 
 import numpy as np
-from scipy.linalg.lapack import dorgqr, dtrtrs
+from scipy.linalg.lapack import dorgqr, dpotrf, dsyevd, dtrtrs
 
 try:
     from hypothesis import strategies as st
@@ -580,12 +580,30 @@ def _solve_triangular(factor, b, lower=True, trans=0):
     return x
 
 
+def _cholesky(matrix):
+    """``np.linalg.cholesky`` of a float64 symmetric positive definite matrix: LAPACK ``dpotrf``
+    called directly (NumPy's wrapper costs about four times the factorization at these sizes)."""
+    factor, info = dpotrf(matrix, lower=1, clean=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dpotrf failed with info = {info}: not positive definite")
+    return factor
+
+
+def _eigvalsh(matrix):
+    """``np.linalg.eigvalsh`` of a float64 symmetric matrix (ascending): LAPACK ``dsyevd``
+    without eigenvectors, called directly."""
+    values, _, info = dsyevd(matrix, compute_v=0, lower=1)
+    if info != 0:  # pragma: no cover - dsyevd converges on finite symmetric input
+        raise np.linalg.LinAlgError(f"dsyevd failed with info = {info}")
+    return values
+
+
 @functools.lru_cache(maxsize=8)
 def _cholesky_factors(mu):
     """The Cholesky factors ``(L_u, L_v)`` of ``mu``'s blocks C_uu = L_u L_u^T, C_vv likewise,
     computed once per drawn ``mu`` (keyed by identity: the encoders drawn for an example and the
     checks of the properties share them; a few are kept). Read-only."""
-    out = np.linalg.cholesky(mu.Cuu), np.linalg.cholesky(mu.Cvv)
+    out = _cholesky(mu.Cuu), _cholesky(mu.Cvv)
     for factor in out:
         factor.flags.writeable = False
     return out
