@@ -212,7 +212,7 @@ MC_TERMS_RTOL = 1e-8
 def test_monte_carlo_terms_equal_those_of_gaussclip_log_densities():
     """objective-monte-carlo's batched log-density ratios equal the ratios of ``logpdf`` of mu,
     nu and their marginals at the same draws x = m + L z (what the property computed before)."""
-    from gaussclip.testing.properties import MC_SAMPLES, _chol, _mc_terms
+    from gaussclip.testing.properties import MC_SAMPLES, _cholesky, _mc_terms
 
     drawn = []
     prop = testing.get("objective-monte-carlo")
@@ -224,7 +224,7 @@ def test_monte_carlo_terms_equal_those_of_gaussclip_log_densities():
         mu, params, loss, w = case["mu"], case["params"], case["loss"], case["w"]
         nu = gc.tilted(mu, params["A"], params["B"], params["C"])
         z = np.random.default_rng(0).standard_normal((MC_SAMPLES, mu.dim))
-        x = mu.mean + z @ _chol(mu.cov).T
+        x = mu.mean + z @ _cholesky(mu.cov).T
         u, v = x[:, : mu.n_u], x[:, mu.n_u :]
         ratio = mu.logpdf(u, v) - nu.logpdf(u, v)
         if loss == "joint":
