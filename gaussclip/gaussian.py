@@ -356,27 +356,29 @@ class JointGaussian:
         r"""Schur complement :math:`\mathcal C_{u|v} = \mathcal C_{uu} - \mathcal C_{uv}
         \mathcal C_{vv}^{-1}\mathcal C_{vu}` (``"u"``, eq. 37a) or :math:`\mathcal C_{v|u}`
         (``"v"``, eq. 37b)."""
-        return self._conditional_white[_SIDE(side, "side")][1].cov
+        return self._conditional_white(_SIDE(side, "side"))[1].cov
 
     def conditional_whitening(self, side):
         r"""The :class:`~gaussclip.canonical.Whitening` of the Schur complement: in canonical
         coordinates it is :math:`\operatorname{diag}(1 - \sigma_i^2)` (1 beyond k), so its
         whitening is exact."""
-        return self._conditional_white[_SIDE(side, "side")][0]
+        return self._conditional_white(_SIDE(side, "side"))[0]
 
-    @cached_property
-    def _conditional_white(self):
-        can = self._canonical
-        out = {}
-        for side in ("u", "v"):
+    def _conditional_white(self, side):
+        """``(whitening, Gaussian)`` of the conditional of ``side``, built on first use for
+        that side only (a model is often asked about one side)."""
+        cache = self.__dict__.setdefault("_conditional_cache", {})
+        found = cache.get(side)
+        if found is None:
+            can = self._canonical
             frame = can.frame(side)
             diag = np.ones(frame.dim)
             diag[: can.k] = can.one_minus_sigma_sq
             root = np.sqrt(diag)
             white = frame.compose(np.diag(1.0 / root), np.diag(root), -0.5 * np.log(diag).sum())
             m = self.mean_u if side == "u" else self.mean_v
-            out[side] = (white, Gaussian.from_whitening(m, white))
-        return out
+            found = cache[side] = (white, Gaussian.from_whitening(m, white))
+        return found
 
     def conditional_mean(self, side, given):
         """:math:`E[u|v]` for ``side="u"`` (``given`` = v of shape (n_v,) or (n, n_v)), or
