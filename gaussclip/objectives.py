@@ -138,7 +138,8 @@ def expected_conditional_kl(params, side):
         trace = extra.diagonal() @ can.residual_variances[side]
         value += float(trace - 2.0 * np.log(factor.diagonal()).sum())
         error = solve_lower(factor, error - np.dot(extra, sig))
-    return 0.5 * (value + float(np.einsum("ij,ij->", error, error)))
+    flat = error.ravel(order="K")  # the squared Frobenius norm as one dot product
+    return 0.5 * (value + float(np.dot(flat, flat)))
 
 
 def joint_kl(params, tilting):
