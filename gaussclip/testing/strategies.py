@@ -727,8 +727,8 @@ def _draw_parameters(draw, mu, tilting, r, max_norm=0.95, numbers=None):
     if tilting == "inner":
         g, h = _draw_encoders(draw, mu, r, max_norm, numbers)
         return {"A": g.T @ h, "B": None, "C": None}
-    encoders = _draw_encoders(draw, mu, r, numbers=numbers)
-    return dict(zip("ABC", gc.encoder_products(*encoders), strict=True))
+    g, h = _draw_encoders(draw, mu, r, numbers=numbers)
+    return {"A": g.T @ h, "B": g.T @ g, "C": h.T @ h}  # what gc.encoder_products returns
 
 
 def _not_both_zero(w):
