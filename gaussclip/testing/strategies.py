@@ -582,7 +582,7 @@ def _solve_triangular(factor, b, lower=True, trans=0):
 
 def _cholesky(matrix):
     """``np.linalg.cholesky`` of a float64 symmetric positive definite matrix: LAPACK ``dpotrf``
-    called directly (NumPy's wrapper costs about four times the factorization at these sizes)."""
+    called directly (NumPy's wrapper took about five times as long at n = 5: 9.7 against 1.9 us)."""
     factor, info = dpotrf(matrix, lower=1, clean=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"dpotrf failed with info = {info}: not positive definite")
