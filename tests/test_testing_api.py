@@ -325,6 +325,9 @@ def test_search_is_deterministic_and_validates():
         testing.search("no-such-property")
     with pytest.raises(gc.OptionError, match="example="):
         testing.property("x", register=False)(lambda: None)
+    for flag in ("register", "global_random"):
+        with pytest.raises(gc.ArgumentTypeError, match=flag):
+            testing.property("x", **{flag: "no"}, x=st.just(0))
 
 
 def test_search_runs_with_one_blas_thread_and_restores_the_setting():

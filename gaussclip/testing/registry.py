@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 
 import gaussclip as gc
+from gaussclip._validation import InstanceOf, validate_params
 
 __all__ = ["REGISTRY", "Property", "property"]
 
@@ -55,6 +56,7 @@ class Property:
         return self.func(**kwargs)
 
 
+@validate_params(register=InstanceOf((bool,)), global_random=InstanceOf((bool,)))
 def property(
     id,
     statement=None,
