@@ -28,7 +28,6 @@ canonical correlations.
 """
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -160,9 +159,9 @@ class CanonicalParameters:
 
     Build with :func:`to_canonical` or :func:`encoders_to_canonical`: the model's conditionals
     exist exactly when :math:`P` and :math:`Q` are positive definite, which they check (a
-    Cholesky factorization exists). The spectral factorizations ``p``, ``p_vecs``, ``q``,
-    ``q_vecs`` (eigenvalues ascending and eigenvectors; ones and the identity for the inner
-    tilting) are computed on first use: the objectives need only the factors.
+    Cholesky factorization exists). The spectral factorizations (:meth:`spectrum`; ones and the
+    identity for the inner tilting) are computed on first use: the objectives need only the
+    factors.
     """
 
     canonical: Canonical
@@ -179,32 +178,15 @@ class CanonicalParameters:
         return self.C, self.A.T, self.factor_q
 
     def spectrum(self, side):
-        """``(eigenvalues, eigenvectors)`` of :math:`P` (``"u"``) or :math:`Q` (``"v"``)."""
-        return (self.p, self.p_vecs) if side == "u" else (self.q, self.q_vecs)
-
-    @cached_property
-    def _spectrum_p(self):
-        return _spectrum(self.B, self.A.shape[0], "B", "u")
-
-    @cached_property
-    def _spectrum_q(self):
-        return _spectrum(self.C, self.A.shape[1], "C", "v")
-
-    @property
-    def p(self):
-        return self._spectrum_p[0]
-
-    @property
-    def p_vecs(self):
-        return self._spectrum_p[1]
-
-    @property
-    def q(self):
-        return self._spectrum_q[0]
-
-    @property
-    def q_vecs(self):
-        return self._spectrum_q[1]
+        """``(eigenvalues ascending, eigenvectors)`` of :math:`P` (``"u"``) or :math:`Q`
+        (``"v"``), computed on first use and kept."""
+        cache = self.__dict__.setdefault("_spectra", {})  # frozen: the instance dict directly
+        if side not in cache:
+            extra, n, name = (
+                (self.B, self.A.shape[0], "B") if side == "u" else (self.C, self.A.shape[1], "C")
+            )
+            cache[side] = _spectrum(extra, n, name, side)
+        return cache[side]
 
 
 def _not_positive_definite(beta, name, side):
@@ -297,8 +279,8 @@ def model_correlations(params):
     if params.B is None and params.C is None:  # inner tilting: P = Q = I
         Ahat = params.A
     else:
-        Ahat = np.dot(_sym_power(params.p, params.p_vecs, -0.5), params.A)
-        Ahat = np.dot(Ahat, _sym_power(params.q, params.q_vecs, -0.5))
+        Ahat = np.dot(_sym_power(*params.spectrum("u"), -0.5), params.A)
+        Ahat = np.dot(Ahat, _sym_power(*params.spectrum("v"), -0.5))
     left, a, right_t = svd(Ahat, full_matrices=True)
     return left, a, right_t.T
 
@@ -347,8 +329,8 @@ def model_from_canonical(mu, params, tilting):
     k = a.size
     out = []
     for frame, vals, vecs, rot in (
-        (can.frame_u, params.p, params.p_vecs, left),
-        (can.frame_v, params.q, params.q_vecs, right),
+        (can.frame_u, *params.spectrum("u"), left),
+        (can.frame_v, *params.spectrum("v"), right),
     ):
         d = np.ones(frame.dim)
         d[:k] = np.sqrt((1.0 - a) * (1.0 + a))

@@ -69,8 +69,12 @@ def test_encoders_in_canonical_coordinates_equal_their_products_there(mu, kind, 
     if kind == "inner":
         B = C = None
     via_products = tilting.to_canonical(mu, A, B, C)
-    for name in ("A", "B", "C", "p", "q"):
-        x, y = getattr(via_encoders, name), getattr(via_products, name)
+    pairs = {name: (getattr(via_encoders, name), getattr(via_products, name)) for name in "ABC"}
+    pairs["factor of P"] = via_encoders.factor_p, via_products.factor_p
+    pairs["factor of Q"] = via_encoders.factor_q, via_products.factor_q
+    for side in "uv":
+        pairs[f"spectrum {side}"] = via_encoders.spectrum(side)[0], via_products.spectrum(side)[0]
+    for name, (x, y) in pairs.items():
         if y is None:
             assert x is None, name
             continue
