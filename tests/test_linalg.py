@@ -106,13 +106,14 @@ def test_h_properties_of_definition_5_5():
 
 
 def test_direct_lapack_calls_equal_scipy_bit_for_bit():
-    """linalg.eigh / linalg.svd call SciPy's LAPACK routines directly (no per-call wrapper
-    cost): on symmetric, SPD, rectangular, Fortran-ordered and strided inputs of the sizes the
-    engine factorizes, every output equals SciPy's public function exactly, and the input is
-    left untouched."""
+    """linalg.eigh / svd / singular_values / cholesky / solve_lower call SciPy's LAPACK routines
+    directly (no per-call wrapper cost): on symmetric, SPD, rectangular, Fortran-ordered and
+    strided inputs of the sizes the engine factorizes, every output equals SciPy's public
+    function exactly, and the input is left untouched; cholesky returns None exactly when SciPy
+    refuses the matrix."""
     import scipy.linalg
 
-    from gaussclip.linalg import eigh, svd
+    from gaussclip.linalg import cholesky, eigh, singular_values, solve_lower, svd
 
     rng = np.random.default_rng(7)
     for trial in range(300):
@@ -129,6 +130,18 @@ def test_direct_lapack_calls_equal_scipy_bit_for_bit():
             ours = svd(b, full_matrices=full)
             theirs = scipy.linalg.svd(b, full_matrices=full, check_finite=False)
             assert all(np.array_equal(p, q) for p, q in zip(ours, theirs, strict=True))
+        assert np.array_equal(singular_values(b), scipy.linalg.svdvals(b, check_finite=False))
+        try:
+            reference = scipy.linalg.cholesky(a, lower=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            reference = None
+        factor = cholesky(a)
+        if reference is None:
+            assert factor is None
+        else:
+            assert np.array_equal(factor, reference)
+            expected = scipy.linalg.solve_triangular(reference, b, lower=True, check_finite=False)
+            assert np.array_equal(solve_lower(factor, b), expected)
         assert np.array_equal(a, before)
     # anything else goes to SciPy itself: float32, empty
     small = np.eye(2, dtype=np.float32)
